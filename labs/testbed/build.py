@@ -1,0 +1,213 @@
+"""Build the testbed's binaries from the Go module proxy, cached under ~/.cache/cks-lab keyed by version.
+
+Each component is built in a small wrapper Go module that requires the upstream module at the pinned version.
+k8s.io/kubernetes maps its staging modules to local directories with `replace`, which Go honours only in the main
+module, so the wrapper replaces each of them with its published `v0.MINOR.PATCH` release (read from the upstream
+go.mod itself, so a new Kubernetes version needs no change here). Nothing prebuilt is downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labs.paths import cache_dir
+from labs.versions import Versions, pinned
+
+GO_DIRECTIVE = "1.26"
+FIXED_BUILD_DATE = "2026-01-01T00:00:00Z"  # fixed so that rebuilds are byte-identical and hit Go's build cache
+
+
+class BuildError(RuntimeError):
+    """A build step failed; the message names the step and the log file."""
+
+
+@dataclass(frozen=True)
+class Program:
+    """One binary: the Go package to build and the name to give it."""
+
+    name: str
+    package: str
+    cgo: bool = False
+
+
+@dataclass(frozen=True)
+class Component:
+    """A set of programs built from one upstream module at one version."""
+
+    name: str
+    module: str
+    version: str
+    programs: tuple[Program, ...]
+    ldflags: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    extra_requires: tuple[tuple[str, str], ...] = ()
+    replaces_from: Callable[[Path], list[tuple[str, str]]] | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}-{self.version}"
+
+
+def components(versions: Versions | None = None) -> list[Component]:
+    """The components of the testbed, at the pinned versions."""
+    v = versions or pinned()
+    k8s = "v" + v.kubernetes_version
+    major, minor, _ = v.kubernetes_version.split(".")
+    k8s_ldflags = tuple(
+        f"-X {pkg}.{key}={value}"
+        for pkg in ("k8s.io/client-go/pkg/version", "k8s.io/component-base/version")
+        for key, value in (
+            ("gitVersion", k8s),
+            ("gitMajor", major),
+            ("gitMinor", minor),
+            ("gitTreeState", "clean"),
+            ("buildDate", FIXED_BUILD_DATE),
+        )
+    )
+    cmd = "k8s.io/kubernetes/cmd/"
+    return [
+        Component(
+            name="kubernetes",
+            module="k8s.io/kubernetes",
+            version=k8s,
+            programs=(
+                Program("kube-apiserver", cmd + "kube-apiserver"),
+                Program("kube-controller-manager", cmd + "kube-controller-manager"),
+                Program("kube-scheduler", cmd + "kube-scheduler"),
+                Program("kubeadm", cmd + "kubeadm"),
+                Program("kubectl", cmd + "kubectl"),
+                Program("kubelet", cmd + "kubelet", cgo=True),
+            ),
+            ldflags=k8s_ldflags,
+            replaces_from=_staging_replaces,
+        ),
+        Component(
+            name="etcd",
+            module="go.etcd.io/etcd/server/v3",
+            version="v" + v.etcd_version,
+            programs=(
+                Program("etcd", "go.etcd.io/etcd/server/v3"),
+                Program("etcdctl", "go.etcd.io/etcd/etcdctl/v3"),
+            ),
+            extra_requires=(("go.etcd.io/etcd/etcdctl/v3", "v" + v.etcd_version),),
+        ),
+        Component(
+            name="containerd",
+            module="github.com/containerd/containerd/v2",
+            version="v" + v.containerd_version,
+            programs=(
+                Program("containerd", "github.com/containerd/containerd/v2/cmd/containerd"),
+                Program("containerd-shim-runc-v2", "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2"),
+                Program("ctr", "github.com/containerd/containerd/v2/cmd/ctr"),
+            ),
+            ldflags=(f"-X github.com/containerd/containerd/v2/version.Version=v{v.containerd_version}",),
+            tags=("no_btrfs", "no_devmapper", "no_zfs"),
+        ),
+        Component(
+            name="cri-tools",
+            module="sigs.k8s.io/cri-tools",
+            version="v" + v.cri_tools_version,
+            programs=(Program("crictl", "sigs.k8s.io/cri-tools/cmd/crictl"),),
+            ldflags=(f"-X sigs.k8s.io/cri-tools/pkg/version.Version=v{v.cri_tools_version}",),
+        ),
+    ]
+
+
+def _staging_replaces(upstream: Path) -> list[tuple[str, str]]:
+    """`k8s.io/api => ./staging/...` in k8s.io/kubernetes' go.mod becomes `k8s.io/api v0.MINOR.PATCH`."""
+    version = re.search(r"@v1\.(\d+\.\d+)", str(upstream))
+    if not version:
+        raise BuildError(f"cannot tell the Kubernetes version from {upstream}")
+    staging = re.findall(r"^\s*(k8s\.io/[\w.-]+)\s*=>\s*\./staging/", (upstream / "go.mod").read_text(), re.M)
+    return [(module, "v0." + version.group(1)) for module in staging]
+
+
+def bin_dir(component: Component) -> Path:
+    return cache_dir() / "bin" / component.key
+
+
+def is_built(component: Component) -> bool:
+    return (bin_dir(component) / ".complete").exists()
+
+
+def binaries_dir() -> Path:
+    """One directory with links to every built binary (what the testbed puts first on PATH)."""
+    return cache_dir() / "bin" / "current"
+
+
+def build_all(log: Callable[[str], None] = print, force: bool = False) -> Path:
+    """Build every component missing from the cache; return the directory holding all binaries."""
+    for component in components():
+        if force or not is_built(component):
+            build(component, log)
+        else:
+            log(f"{component.key}: cached in {bin_dir(component)}")
+    _link_current(components())
+    return binaries_dir()
+
+
+def _link_current(built: Iterable[Component]) -> None:
+    current = binaries_dir()
+    shutil.rmtree(current, ignore_errors=True)
+    current.mkdir(parents=True)
+    for component in built:
+        for program in component.programs:
+            (current / program.name).symlink_to(bin_dir(component) / program.name)
+
+
+def build(component: Component, log: Callable[[str], None] = print) -> None:
+    """Build one component into its cache directory (replacing a partial earlier build)."""
+    work = cache_dir() / "gomod" / component.key
+    work.mkdir(parents=True, exist_ok=True)
+    out = bin_dir(component)
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    logfile = cache_dir() / "logs" / f"build-{component.key}.log"
+    logfile.parent.mkdir(parents=True, exist_ok=True)
+    logfile.write_text("")
+
+    def go(*args: str, cgo: bool = False) -> str:
+        env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod", "CGO_ENABLED": "1" if cgo else "0"}
+        with logfile.open("a") as fh:
+            fh.write(f"$ go {' '.join(args)}\n")
+            fh.flush()
+            result = subprocess.run(["go", *args], cwd=work, env=env, stdout=subprocess.PIPE, stderr=fh, text=True)
+        if result.returncode:
+            raise BuildError(f"{component.key}: `go {' '.join(args[:2])}` failed (exit {result.returncode}); see {logfile}")
+        return result.stdout
+
+    log(f"{component.key}: resolving {component.module}@{component.version} from the Go module proxy")
+    (work / "go.mod").write_text(f"module cks-lab.invalid/build/{component.name}\n\ngo {GO_DIRECTIVE}\n")
+    upstream = Path(go("mod", "download", "-json", f"{component.module}@{component.version}").split('"Dir": "')[1].split('"')[0])
+    requires = [(component.module, component.version), *component.extra_requires]
+    replaces = component.replaces_from(upstream) if component.replaces_from else []
+    (work / "go.mod").write_text(_wrapper_go_mod(component, requires, replaces))
+    go("mod", "tidy")
+    for program in component.programs:
+        log(f"{component.key}: building {program.name} (this can take minutes on a cold cache)")
+        flags = ["-trimpath", "-ldflags", " ".join(("-s", "-w", *component.ldflags))]
+        if component.tags:
+            flags += ["-tags", ",".join(component.tags)]
+        go("build", *flags, "-o", str(out / program.name), program.package, cgo=program.cgo)
+    (out / ".complete").write_text(component.version + "\n")
+    log(f"{component.key}: built into {out}")
+
+
+def _wrapper_go_mod(component: Component, requires: list[tuple[str, str]], replaces: list[tuple[str, str]]) -> str:
+    lines = [f"module cks-lab.invalid/build/{component.name}", "", f"go {GO_DIRECTIVE}", "", "require ("]
+    lines += [f"\t{module} {version}" for module, version in requires]
+    lines.append(")")
+    if replaces:
+        lines += ["", "replace ("]
+        lines += [f"\t{module} => {module} {version}" for module, version in replaces]
+        lines.append(")")
+    lines += ["", "tool ("]
+    lines += [f"\t{program.package}" for program in component.programs]
+    lines.append(")")
+    return "\n".join(lines) + "\n"
