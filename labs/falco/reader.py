@@ -67,7 +67,7 @@ class _Item:
 
 
 def _is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.style is None and node.value in _NULLS
+    return isinstance(node, yaml.ScalarNode) and not node.style and node.value in _NULLS
 
 
 def _ctx(node: yaml.Node, item_type: str, name: str, parent: Context) -> Context:
