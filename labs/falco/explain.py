@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from labs.falco.compiler import CompiledRule
-from labs.falco.condition import AndExpr, CheckExpr, Expr, NotExpr, Operand, OrExpr, TransformerExpr, to_text
+from labs.falco.condition import AndExpr, CheckExpr, Expr, FieldExpr, NotExpr, Operand, OrExpr, TransformerExpr, to_text
 from labs.falco.fields import MISSING, raw_value, resolve
 from labs.falco.matcher import compile_expr
 from labs.falco.priorities import parse_priority, priority_name
@@ -14,7 +14,7 @@ from labs.falco.priorities import parse_priority, priority_name
 def _fields(expr: Expr) -> list[Operand]:
     if isinstance(expr, CheckExpr):
         out: list[Operand] = [expr.left]
-        if isinstance(expr.value, Operand.__args__):
+        if isinstance(expr.value, FieldExpr | TransformerExpr):
             out.append(expr.value)
         return out
     if isinstance(expr, NotExpr):
