@@ -179,12 +179,16 @@ def build(component: Component, log: Callable[[str], None] = print) -> None:
             fh.flush()
             result = subprocess.run(["go", *args], cwd=work, env=env, stdout=subprocess.PIPE, stderr=fh, text=True)
         if result.returncode:
-            raise BuildError(f"{component.key}: `go {' '.join(args[:2])}` failed (exit {result.returncode}); see {logfile}")
+            raise BuildError(
+                f"{component.key}: `go {' '.join(args[:2])}` failed (exit {result.returncode}); see {logfile}"
+            )
         return result.stdout
 
     log(f"{component.key}: resolving {component.module}@{component.version} from the Go module proxy")
     (work / "go.mod").write_text(f"module cks-lab.invalid/build/{component.name}\n\ngo {GO_DIRECTIVE}\n")
-    upstream = Path(go("mod", "download", "-json", f"{component.module}@{component.version}").split('"Dir": "')[1].split('"')[0])
+    upstream = Path(
+        go("mod", "download", "-json", f"{component.module}@{component.version}").split('"Dir": "')[1].split('"')[0]
+    )
     requires = [(component.module, component.version), *component.extra_requires]
     replaces = component.replaces_from(upstream) if component.replaces_from else []
     (work / "go.mod").write_text(_wrapper_go_mod(component, requires, replaces))

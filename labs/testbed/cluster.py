@@ -1,0 +1,565 @@
+"""The testbed: a real single-node kubeadm cluster on this machine.
+
+Laid out like a kubeadm node (/etc/kubernetes/{pki,admin.conf,manifests}), the control plane runs as kubelet static
+pods written by our own kubeadm build from the same kubeadm config template the Vagrant cluster uses. containerd and
+the kubelet run under labs.testbed.supervisor because PID 1 is not systemd.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import yaml
+
+from labs.paths import cache_dir
+from labs.testbed import build, images, supervisor
+from labs.versions import REPO_ROOT, pinned
+
+NODE_NAME = "controlplane"
+# kubeadm needs a global unicast address. Given 127.0.0.1 it picks the global address bound to `lo` (its documented
+# mode for link-local-only hosts), so the node's address lives on the loopback interface and no traffic leaves it.
+ADVERTISE_ADDRESS = "127.0.0.1"
+NODE_IP = "10.255.0.1"
+POD_SUBNET = "10.244.0.0/16"
+NODE_POD_SUBNET = "10.244.0.0/24"
+SERVICE_SUBNET = "10.96.0.0/12"
+CNI_BRIDGE = "cni0"
+KUBEADM_TEMPLATE = REPO_ROOT / "playbooks/roles/control_plane/templates/kubeadm-config.yaml.j2"
+
+ETC_KUBERNETES = Path("/etc/kubernetes")
+KUBECONFIG = ETC_KUBERNETES / "admin.conf"
+MANIFESTS = ETC_KUBERNETES / "manifests"
+KUBELET_DIR = Path("/var/lib/kubelet")
+ETCD_DIR = Path("/var/lib/etcd")
+CONTAINERD_ROOT = Path("/var/lib/containerd")
+CONTAINERD_STATE = Path("/run/containerd")
+CONTAINERD_SOCKET = CONTAINERD_STATE / "containerd.sock"
+CNI_CONF_DIR = Path("/etc/cni/net.d")
+CNI_CONF = CNI_CONF_DIR / "10-cks-testbed.conflist"
+CNI_BIN_DIR = Path("/usr/lib/cni")
+CNI_STATE = Path("/var/lib/cni")
+RUNC = Path("/usr/sbin/runc")
+RUN_DIR = Path("/run/cks-lab-testbed")
+LOG_DIR = Path("/var/log/cks-lab-testbed")
+CONFIG_DIR = Path("/etc/cks-lab-testbed")
+
+PORTS = {
+    6443: "kube-apiserver",
+    2379: "etcd",
+    2380: "etcd peer",
+    2381: "etcd metrics",
+    10248: "kubelet healthz",
+    10250: "kubelet",
+    10257: "kube-controller-manager",
+    10259: "kube-scheduler",
+}
+
+# Preflight checks that cannot pass on this machine, each explained in docs/testbed.md.
+IGNORED_PREFLIGHT_ERRORS = ("SystemVerification", "Service-Kubelet", "ImagePull")
+
+# The phases the testbed runs one by one before the kubelet starts; `kubeadm init` then runs every other phase.
+EARLY_PHASES = ("certs all", "kubeconfig all", "etcd local", "control-plane all", "kubelet-start")
+
+
+class TestbedError(RuntimeError):
+    """The testbed cannot do what was asked; the message says what and where."""
+
+
+@dataclass(frozen=True)
+class Status:
+    ready: bool
+    kubeconfig: str
+    version: str
+    components: dict[str, str]
+
+    def as_json(self) -> dict:
+        return {
+            "ready": self.ready,
+            "kubeconfig": self.kubeconfig,
+            "version": self.version,
+            "components": self.components,
+        }
+
+
+def _path_env() -> dict[str, str]:
+    path = f"{build.binaries_dir()}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    return {**os.environ, "PATH": path}
+
+
+def _bin(name: str) -> str:
+    return str(build.binaries_dir() / name)
+
+
+def _run(argv: list[str], what: str, timeout: float = 300) -> str:
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, env=_path_env(), timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise TestbedError(f"{what}: `{' '.join(argv)}` did not finish within {timeout:.0f}s") from exc
+    except FileNotFoundError as exc:
+        raise TestbedError(f"{what}: {argv[0]} not found (run `lab testbed build`)") from exc
+    if result.returncode:
+        output = (result.stderr or result.stdout).strip()[-3000:]
+        raise TestbedError(f"{what}: `{' '.join(argv)}` failed (exit {result.returncode}):\n{output}")
+    return result.stdout
+
+
+# ---------------------------------------------------------------------------------------------------------- configs
+
+
+def kubeadm_config() -> str:
+    """The kubeadm config of the testbed: the Vagrant cluster's template, rendered with the testbed's values."""
+    if not KUBEADM_TEMPLATE.exists():
+        raise TestbedError(f"the kubeadm config template {KUBEADM_TEMPLATE} is missing")
+    v = pinned()
+    template = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True).from_string(
+        KUBEADM_TEMPLATE.read_text()
+    )
+    return template.render(
+        kubernetes_version=v.kubernetes_version,
+        node_name=NODE_NAME,
+        advertise_address=ADVERTISE_ADDRESS,
+        pod_subnet=POD_SUBNET,
+        service_subnet=SERVICE_SUBNET,
+        cri_socket=f"unix://{CONTAINERD_SOCKET}",
+        kubelet_cgroup_driver="cgroupfs",
+        kubelet_fail_cgroup_v1=False,
+        control_plane_taint=False,
+        etcd_image_tag=f"{v.etcd_version}-0",
+        image_repository="registry.k8s.io",
+        kubelet_extra_config={
+            # Imported images cannot be pulled again: never garbage-collect them, never evict for disk.
+            "imageGCHighThresholdPercent": 100,
+            "imageGCLowThresholdPercent": 99,
+            "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%"},
+            "failSwapOn": False,
+        },
+    )
+
+
+def _has_capability(bit: int) -> bool:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) >> bit & 1)
+    return False
+
+
+CAP_SYS_RESOURCE = 24
+
+
+def containerd_config() -> str:
+    v = pinned()
+    restrict_oom = not _has_capability(CAP_SYS_RESOURCE)
+    return f"""version = 3
+root = "{CONTAINERD_ROOT}"
+state = "{CONTAINERD_STATE}"
+
+[grpc]
+  address = "{CONTAINERD_SOCKET}"
+
+[plugins.'io.containerd.cri.v1.images']
+  snapshotter = "overlayfs"
+  [plugins.'io.containerd.cri.v1.images'.pinned_images]
+    sandbox = "registry.k8s.io/pause:{v.pause_version}"
+
+[plugins.'io.containerd.cri.v1.runtime']
+  # This machine withholds CAP_SYS_RESOURCE even from root, so a container's oom_score_adj cannot go below
+  # containerd's own; without this runc fails every sandbox with "can't get final child's PID from pipe".
+  restrict_oom_score_adj = {str(restrict_oom).lower()}
+  [plugins.'io.containerd.cri.v1.runtime'.containerd]
+    default_runtime_name = "runc"
+    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+        BinaryName = "{RUNC}"
+        SystemdCgroup = false
+  [plugins.'io.containerd.cri.v1.runtime'.cni]
+    bin_dirs = ["{CNI_BIN_DIR}"]
+    conf_dir = "{CNI_CONF_DIR}"
+"""
+
+
+def cni_config() -> str:
+    return json.dumps(
+        {
+            "cniVersion": "1.0.0",
+            "name": "cks-testbed",
+            "plugins": [
+                {
+                    "type": "bridge",
+                    "bridge": CNI_BRIDGE,
+                    "isGateway": True,
+                    "ipMasq": True,
+                    "hairpinMode": True,
+                    "ipam": {
+                        "type": "host-local",
+                        "ranges": [[{"subnet": NODE_POD_SUBNET}]],
+                        "routes": [{"dst": "0.0.0.0/0"}],
+                    },
+                },
+                {"type": "portmap", "capabilities": {"portMappings": True}},
+            ],
+        },
+        indent=2,
+    )
+
+
+def inventory() -> dict:
+    """The Ansible inventory of the testbed: `controlplane` is this machine."""
+    import sys
+
+    return {
+        "all": {
+            "hosts": {
+                NODE_NAME: {
+                    "ansible_connection": "local",
+                    "ansible_python_interpreter": sys.executable,
+                }
+            },
+            "vars": {"kubeconfig": str(KUBECONFIG), "testbed": True},
+        }
+    }
+
+
+# ------------------------------------------------------------------------------------------------------------- up
+
+
+def up(log: Callable[[str], None] = print) -> Path:
+    """Bring the testbed up (building what is missing) and return the kubeconfig path. Idempotent."""
+    started = time.monotonic()
+    build.build_all(log=lambda m: None if "cached" in m else log(m))
+    _check_host()
+    if KUBECONFIG.exists():
+        if status().ready:
+            log(f"testbed already up ({time.monotonic() - started:.1f}s)")
+            return KUBECONFIG
+        log("testbed configured but not running: starting its daemons again")
+        _prepare_host()
+        _start_containerd(log)
+        _start_kubelet()
+        _wait_ready(log, timeout=180)
+    else:
+        _refuse_leftovers()
+        _check_ports()
+        _prepare_host()
+        _start_containerd(log)
+        images.import_all(Path(_bin("ctr")), str(CONTAINERD_SOCKET), log=log)
+        _kubeadm_init(log)
+        _wait_ready(log, timeout=240)
+    log(f"testbed ready in {time.monotonic() - started:.1f}s; kubeconfig: {KUBECONFIG}")
+    return KUBECONFIG
+
+
+def _check_host() -> None:
+    missing = [str(p) for p in (RUNC, CNI_BIN_DIR / "bridge", CNI_BIN_DIR / "host-local") if not p.exists()]
+    missing += [tool for tool in ("iptables", "conntrack", "socat") if not shutil.which(tool, path=_path_env()["PATH"])]
+    if missing:
+        raise TestbedError(
+            "missing on this machine: "
+            + ", ".join(missing)
+            + " (install the Debian packages in .ci/debian-packages.txt)"
+        )
+    if os.geteuid() != 0:
+        raise TestbedError("the testbed runs a kubelet and containerd: it needs root")
+
+
+def _refuse_leftovers() -> None:
+    leftovers = [str(p) for p in (MANIFESTS, KUBELET_DIR / "config.yaml", ETCD_DIR / "member") if p.exists()]
+    if leftovers:
+        raise TestbedError(
+            "leftovers of an earlier cluster without its admin.conf: "
+            + ", ".join(leftovers)
+            + "; run `lab testbed down` to clean them up, then `lab testbed up`"
+        )
+
+
+def _check_ports() -> None:
+    busy = []
+    for port, owner in PORTS.items():
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                busy.append(f"{port} ({owner})")
+    if busy:
+        raise TestbedError(
+            "ports in use by another program: "
+            + ", ".join(busy)
+            + "; find it with `ss -ltnp` and stop it, or run `lab testbed down` if it is a leftover testbed"
+        )
+
+
+def _prepare_host() -> None:
+    if NODE_IP not in subprocess.run(["ip", "-o", "addr", "show", "dev", "lo"], capture_output=True, text=True).stdout:
+        subprocess.run(["ip", "addr", "add", f"{NODE_IP}/32", "dev", "lo"], check=True)
+    for key in ("net/ipv4/ip_forward", "net/bridge/bridge-nf-call-iptables", "net/bridge/bridge-nf-call-ip6tables"):
+        path = Path("/proc/sys") / key
+        if path.exists():
+            path.write_text("1\n")
+    for directory in (CONFIG_DIR, CNI_CONF_DIR, LOG_DIR, RUN_DIR):
+        directory.mkdir(parents=True, exist_ok=True)
+    (CONFIG_DIR / "containerd.toml").write_text(containerd_config())
+    CNI_CONF.write_text(cni_config())
+    # The Vagrant nodes have crictl configured the same way (playbooks' containerd role).
+    Path("/etc/crictl.yaml").write_text(
+        f"runtime-endpoint: unix://{CONTAINERD_SOCKET}\nimage-endpoint: unix://{CONTAINERD_SOCKET}\n"
+    )
+
+
+def _start_containerd(log: Callable[[str], None]) -> None:
+    if supervisor.pid_of("containerd", RUN_DIR) is None:
+        log("starting containerd")
+        supervisor.start(
+            "containerd",
+            [_bin("containerd"), "--config", str(CONFIG_DIR / "containerd.toml")],
+            RUN_DIR,
+            LOG_DIR,
+            _path_env(),
+        )
+    _wait(
+        lambda: _crictl_ok(), 30, f"containerd did not answer on {CONTAINERD_SOCKET}; see {LOG_DIR / 'containerd.log'}"
+    )
+
+
+def _crictl_ok() -> bool:
+    return subprocess.run([_bin("crictl"), "info"], capture_output=True, env=_path_env()).returncode == 0
+
+
+def _kubelet_argv() -> list[str]:
+    flags_file = KUBELET_DIR / "kubeadm-flags.env"
+    kubeadm_args: list[str] = []
+    if flags_file.exists():
+        for line in flags_file.read_text().splitlines():
+            if line.startswith("KUBELET_KUBEADM_ARGS="):
+                kubeadm_args = shlex.split(shlex.split(line.split("=", 1)[1])[0])
+    return [
+        _bin("kubelet"),
+        f"--bootstrap-kubeconfig={ETC_KUBERNETES / 'bootstrap-kubelet.conf'}",
+        f"--kubeconfig={ETC_KUBERNETES / 'kubelet.conf'}",
+        f"--config={KUBELET_DIR / 'config.yaml'}",
+        *kubeadm_args,
+        f"--node-ip={NODE_IP}",
+    ]
+
+
+def _start_kubelet() -> None:
+    if supervisor.pid_of("kubelet", RUN_DIR) is None:
+        supervisor.start("kubelet", _kubelet_argv(), RUN_DIR, LOG_DIR, _path_env())
+
+
+def _kubeadm_init(log: Callable[[str], None]) -> None:
+    config = CONFIG_DIR / "kubeadm-config.yaml"
+    config.write_text(kubeadm_config())
+    kubeadm = _bin("kubeadm")
+    ignore = "--ignore-preflight-errors=" + ",".join(IGNORED_PREFLIGHT_ERRORS)
+    log("kubeadm: preflight")
+    _run([kubeadm, "init", "phase", "preflight", f"--config={config}", ignore], "kubeadm preflight")
+    for phase in EARLY_PHASES:
+        log(f"kubeadm: {phase}")
+        _run([kubeadm, "init", "phase", *phase.split(), f"--config={config}"], f"kubeadm phase {phase}")
+    log("starting the kubelet")
+    _start_kubelet()
+    skipped = ["preflight", *(phase.split()[0] for phase in EARLY_PHASES), "addon/kube-proxy", "addon/coredns"]
+    log("kubeadm: waiting for the control plane, then the remaining phases")
+    _run(
+        [kubeadm, "init", f"--config={config}", "--skip-phases=" + ",".join(skipped)],
+        "kubeadm init",
+        timeout=300,
+    )
+
+
+def _wait_ready(log: Callable[[str], None], timeout: float) -> None:
+    log("waiting for the node to be Ready")
+    _wait(lambda: _node_ready(), timeout, f"node {NODE_NAME} did not become Ready; see {LOG_DIR / 'kubelet.log'}")
+
+
+def _node_ready() -> bool:
+    result = subprocess.run(
+        [
+            _bin("kubectl"),
+            f"--kubeconfig={KUBECONFIG}",
+            "get",
+            "node",
+            NODE_NAME,
+            "-o",
+            "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
+        ],
+        capture_output=True,
+        text=True,
+        env=_path_env(),
+        timeout=15,
+    )
+    return result.returncode == 0 and result.stdout.strip() == "True"
+
+
+def _wait(predicate: Callable[[], bool], timeout: float, message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except (OSError, subprocess.SubprocessError):
+            pass
+        time.sleep(0.5)
+    raise TestbedError(message)
+
+
+# ------------------------------------------------------------------------------------------------------------ down
+
+
+def down(log: Callable[[str], None] = print) -> None:
+    """Stop everything the testbed started and remove its state: no process, container, mount, interface or rule."""
+    started = time.monotonic()
+    if supervisor.stop("kubelet", RUN_DIR):
+        log("stopped the kubelet")
+    if build.binaries_dir().exists() and Path(_bin("containerd")).exists():
+        if supervisor.pid_of("containerd", RUN_DIR) is None and CONTAINERD_ROOT.exists():
+            _prepare_host()
+            _start_containerd(log)
+        if _crictl_ok():
+            log("removing every pod")
+            subprocess.run(
+                [_bin("crictl"), "rmp", "--all", "--force"], capture_output=True, env=_path_env(), timeout=120
+            )
+        supervisor.stop("containerd", RUN_DIR)
+        log("stopped containerd")
+    _kill_leftover_processes(log)
+    _unmount_below((KUBELET_DIR, CONTAINERD_STATE, Path("/run/netns")), log)
+    _remove_network(log)
+    for path in (
+        ETC_KUBERNETES,
+        KUBELET_DIR,
+        ETCD_DIR,
+        CNI_CONF,
+        CNI_STATE / "networks" / "cks-testbed",
+        CONFIG_DIR,
+        RUN_DIR,
+        CONTAINERD_STATE,
+    ):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    log(f"testbed down in {time.monotonic() - started:.1f}s")
+
+
+def _kill_leftover_processes(log: Callable[[str], None]) -> None:
+    """containerd shims outlive containerd by design; kill them (and their containers) if any are left."""
+    ours = str(build.cache_dir())
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            exe = os.readlink(proc / "exe")
+        except OSError:
+            continue
+        if exe.startswith(ours) and Path(exe).name in ("containerd-shim-runc-v2", "kubelet", "containerd"):
+            log(f"killing leftover {Path(exe).name} (pid {proc.name})")
+            try:
+                os.killpg(int(proc.name), 9)
+            except (ProcessLookupError, PermissionError):
+                os.kill(int(proc.name), 9)
+
+
+def _unmount_below(roots: tuple[Path, ...], log: Callable[[str], None]) -> None:
+    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    targets = [m for m in mounts if any(m == str(r) or m.startswith(str(r) + "/") for r in roots)]
+    for target in sorted(targets, key=len, reverse=True):
+        if subprocess.run(["umount", "-l", target], capture_output=True).returncode == 0:
+            log(f"unmounted {target}")
+
+
+def _remove_network(log: Callable[[str], None]) -> None:
+    links = subprocess.run(["ip", "-j", "link", "show"], capture_output=True, text=True).stdout
+    for link in json.loads(links or "[]"):
+        name = link.get("ifname", "")
+        if name == CNI_BRIDGE or (name.startswith("veth") and link.get("master") == CNI_BRIDGE):
+            subprocess.run(["ip", "link", "delete", name], capture_output=True)
+            log(f"deleted interface {name}")
+    if subprocess.run(["ip", "addr", "del", f"{NODE_IP}/32", "dev", "lo"], capture_output=True).returncode == 0:
+        log(f"removed the node address {NODE_IP} from lo")
+    _remove_cni_iptables(log)
+
+
+def _remove_cni_iptables(log: Callable[[str], None]) -> None:
+    """Delete the rules and chains the bridge and portmap plugins made (all named CNI-*), and the kubelet's KUBE-*."""
+    for table in ("nat", "filter", "mangle"):
+        rules = subprocess.run(["iptables", "-t", table, "-S"], capture_output=True, text=True).stdout.splitlines()
+        ours = [r for r in rules if r.startswith("-A") and ("CNI-" in r or "KUBE-" in r or "cks-testbed" in r)]
+        for rule in ours:
+            subprocess.run(["iptables", "-t", table, "-D", *shlex.split(rule)[1:]], capture_output=True)
+        chains = [r.split()[1] for r in rules if r.startswith("-N") and r.split()[1].startswith(("CNI-", "KUBE-"))]
+        for chain in chains:
+            subprocess.run(["iptables", "-t", table, "-F", chain], capture_output=True)
+        for chain in chains:
+            subprocess.run(["iptables", "-t", table, "-X", chain], capture_output=True)
+        if ours or chains:
+            log(f"removed {len(ours)} iptables rules and {len(chains)} chains from table {table}")
+
+
+# ---------------------------------------------------------------------------------------------------------- status
+
+
+def _probe_https(url: str) -> bool:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(url, context=context, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _probe_http(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def status() -> Status:
+    """What is running: each component's state and whether the node is Ready."""
+    components = {
+        "containerd": "running" if supervisor.pid_of("containerd", RUN_DIR) else "stopped",
+        "kubelet": "running"
+        if _probe_http("http://127.0.0.1:10248/healthz")
+        else ("starting" if supervisor.pid_of("kubelet", RUN_DIR) else "stopped"),
+        "etcd": "running" if _probe_http("http://127.0.0.1:2381/health") else "stopped",
+        "kube-apiserver": "running" if _probe_https("https://127.0.0.1:6443/livez") else "stopped",
+        "kube-controller-manager": "running" if _probe_https("https://127.0.0.1:10257/healthz") else "stopped",
+        "kube-scheduler": "running" if _probe_https("https://127.0.0.1:10259/healthz") else "stopped",
+    }
+    ready = all(state == "running" for state in components.values()) and _safe_node_ready()
+    return Status(
+        ready=ready, kubeconfig=str(KUBECONFIG), version="v" + pinned().kubernetes_version, components=components
+    )
+
+
+def _safe_node_ready() -> bool:
+    try:
+        return KUBECONFIG.exists() and _node_ready()
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def static_pod_manifest(component: str) -> dict:
+    """The parsed static pod manifest of a control-plane component (for tests and graders)."""
+    return yaml.safe_load((MANIFESTS / f"{component}.yaml").read_text())
+
+
+def cache_size_bytes() -> int:
+    return sum(p.stat().st_size for p in cache_dir().rglob("*") if p.is_file() and not p.is_symlink())

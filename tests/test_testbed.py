@@ -1,0 +1,255 @@
+"""The testbed is a real cluster: these tests prove each property scenarios rely on, on the running testbed."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from labs.testbed import build, cluster, images
+
+pytestmark = pytest.mark.testbed
+
+APISERVER_MANIFEST = cluster.MANIFESTS / "kube-apiserver.yaml"
+
+
+def kubectl(
+    *args: str, input: str | None = None, check: bool = True, timeout: float = 60
+) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [str(build.binaries_dir() / "kubectl"), f"--kubeconfig={cluster.KUBECONFIG}", *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and result.returncode:
+        raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
+    return result
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(1)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    name = f"tb-{uuid.uuid4().hex[:8]}"
+    kubectl("create", "namespace", name)
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def run_pod(
+    namespace: str, name: str, image: str, security: dict | None = None, command: list[str] | None = None
+) -> None:
+    container = {"name": "main", "image": image, "imagePullPolicy": "Never", "securityContext": security or {}}
+    if command:
+        container["command"] = command
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"containers": [container], "terminationGracePeriodSeconds": 1},
+    }
+    kubectl("apply", "-f", "-", input=json.dumps(pod))
+    kubectl("wait", f"--namespace={namespace}", "--for=condition=Ready", f"pod/{name}", "--timeout=90s", timeout=100)
+
+
+def test_node_is_ready_and_schedulable():
+    node = json.loads(kubectl("get", "node", cluster.NODE_NAME, "-o", "json").stdout)
+    ready = {c["type"]: c["status"] for c in node["status"]["conditions"]}["Ready"]
+    assert ready == "True"
+    assert not node["spec"].get("taints"), f"the node has taints: {node['spec'].get('taints')}"
+
+
+def test_control_plane_runs_as_static_pods_from_the_manifests_directory():
+    for component in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+        assert (cluster.MANIFESTS / f"{component}.yaml").exists()
+        pod = json.loads(
+            kubectl("get", "pod", "-n", "kube-system", f"{component}-{cluster.NODE_NAME}", "-o", "json").stdout
+        )
+        assert pod["metadata"]["annotations"]["kubernetes.io/config.source"] == "file"
+        assert pod["status"]["phase"] == "Running"
+
+
+def test_a_pod_runs_and_exec_works(namespace):
+    run_pod(namespace, "shell", images.BUSYBOX_IMAGE, command=["sleep", "3600"])
+    result = kubectl("exec", "-n", namespace, "shell", "--", "sh", "-c", "echo hello-from-$(hostname)")
+    assert result.stdout.strip() == "hello-from-shell"
+    logs = kubectl("logs", "-n", namespace, "shell")
+    assert logs.returncode == 0
+
+
+def test_read_only_root_filesystem_denies_writes(namespace):
+    run_pod(namespace, "ro", images.BUSYBOX_IMAGE, {"readOnlyRootFilesystem": True}, ["sleep", "3600"])
+    result = kubectl("exec", "-n", namespace, "ro", "--", "sh", "-c", "echo ran; touch /probe", check=False)
+    assert result.stdout.strip() == "ran", "the probe did not run"
+    assert result.returncode != 0
+    assert "Read-only file system" in result.stderr
+
+
+def test_nginx_image_serves_http_and_needs_its_writable_directories(namespace):
+    run_pod(namespace, "web", images.NGINX_IMAGE)
+    ip = kubectl("get", "pod", "-n", namespace, "web", "-o", "jsonpath={.status.podIP}").stdout
+    body = subprocess.run(["curl", "-s", "--max-time", "5", f"http://{ip}/"], capture_output=True, text=True).stdout
+    assert "Welcome to nginx!" in body
+    # Like the official image, nginx cannot start on a read-only root without emptyDirs for its cache and pid file.
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "web-ro", "namespace": namespace},
+        "spec": {
+            "containers": [
+                {
+                    "name": "nginx",
+                    "image": images.NGINX_IMAGE,
+                    "imagePullPolicy": "Never",
+                    "securityContext": {"readOnlyRootFilesystem": True},
+                }
+            ]
+        },
+    }
+    kubectl("apply", "-f", "-", input=json.dumps(pod))
+
+    def crashed() -> bool:
+        state = kubectl("get", "pod", "-n", namespace, "web-ro", "-o", "json").stdout
+        statuses = json.loads(state)["status"].get("containerStatuses", [])
+        return any(s.get("restartCount", 0) > 0 or "terminated" in s.get("lastState", {}) for s in statuses)
+
+    wait_for(crashed, 60, "nginx on a read-only root filesystem to crash")
+    logs = [kubectl("logs", "-n", namespace, "web-ro", *flag, check=False).stdout for flag in ((), ("--previous",))]
+    assert any('mkdir() "/var/cache/nginx/client_temp" failed (30: Read-only file system)' in log for log in logs)
+
+
+def test_rbac_denies_a_user_with_no_bindings():
+    result = kubectl("get", "secrets", "-A", "--as=mallory", check=False)
+    assert result.returncode != 0
+    assert "forbidden" in result.stderr.lower()
+    assert kubectl("auth", "can-i", "get", "secrets", "--as=mallory", check=False).stdout.strip() == "no"
+
+
+# --------------------------------------------------------------------------- editing the kube-apiserver manifest
+
+
+def running_apiserver_args() -> list[str]:
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "comm").read_text().strip() == "kube-apiserver":
+                return (proc / "cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            continue
+    return []
+
+
+def apiserver_healthy() -> bool:
+    return kubectl("get", "--raw", "/readyz", check=False, timeout=10).returncode == 0
+
+
+@pytest.fixture
+def apiserver_manifest() -> Iterator[dict]:
+    """The parsed kube-apiserver manifest; restored (and the apiserver back up) after the test."""
+    original = APISERVER_MANIFEST.read_text()
+    yield yaml.safe_load(original)
+    APISERVER_MANIFEST.write_text(original)
+    wait_for(
+        lambda: (
+            not any("--audit-policy-file" in a or "encryption-provider" in a for a in running_apiserver_args())
+            and apiserver_healthy()
+        ),
+        180,
+        "the original kube-apiserver to be back",
+    )
+
+
+def apply_apiserver_change(manifest: dict, flags: list[str], mounts: list[tuple[str, str, str]]) -> None:
+    """Add flags and hostPath mounts (name, host path, type) as a student would, and wait for the restart."""
+    container = manifest["spec"]["containers"][0]
+    container["command"] += flags
+    for name, path, kind in mounts:
+        manifest["spec"]["volumes"].append({"name": name, "hostPath": {"path": path, "type": kind}})
+        container["volumeMounts"].append({"name": name, "mountPath": path})
+    APISERVER_MANIFEST.write_text(yaml.safe_dump(manifest))
+    wait_for(
+        lambda: all(f in running_apiserver_args() for f in flags) and apiserver_healthy(),
+        180,
+        "the kubelet to restart kube-apiserver with the new flags",
+    )
+
+
+def test_audit_policy_in_the_manifest_makes_the_kubelet_restart_the_apiserver_and_log(apiserver_manifest, tmp_path):
+    policy_dir, log_dir = Path("/etc/kubernetes/tb-audit"), Path("/var/log/tb-audit")
+    policy_dir.mkdir(exist_ok=True)
+    log_dir.mkdir(exist_ok=True)
+    (policy_dir / "policy.yaml").write_text(
+        "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n  resources:\n"
+        "  - group: ''\n    resources: [configmaps]\n"
+    )
+    apply_apiserver_change(
+        apiserver_manifest,
+        [f"--audit-policy-file={policy_dir}/policy.yaml", f"--audit-log-path={log_dir}/audit.log"],
+        [
+            ("tb-audit-policy", str(policy_dir), "DirectoryOrCreate"),
+            ("tb-audit-log", str(log_dir), "DirectoryOrCreate"),
+        ],
+    )
+    marker = f"audit-probe-{uuid.uuid4().hex[:8]}"
+    kubectl("create", "configmap", marker, "-n", "default")
+    kubectl("delete", "configmap", marker, "-n", "default")
+
+    def logged() -> bool:
+        log = log_dir / "audit.log"
+        return log.exists() and any(
+            json.loads(line).get("objectRef", {}).get("name") == marker for line in log.read_text().splitlines() if line
+        )
+
+    wait_for(logged, 30, f"an audit event for configmap {marker} in {log_dir}/audit.log")
+
+
+def test_encryption_configuration_encrypts_new_secrets_in_etcd(apiserver_manifest):
+    config_dir = Path("/etc/kubernetes/tb-enc")
+    config_dir.mkdir(exist_ok=True)
+    key = base64.b64encode(os.urandom(32)).decode()
+    (config_dir / "enc.yaml").write_text(
+        "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n"
+        f"  providers:\n  - aescbc:\n      keys:\n      - name: key1\n        secret: {key}\n  - identity: {{}}\n"
+    )
+    apply_apiserver_change(
+        apiserver_manifest,
+        [f"--encryption-provider-config={config_dir}/enc.yaml"],
+        [("tb-enc", str(config_dir), "DirectoryOrCreate")],
+    )
+    name = f"enc-probe-{uuid.uuid4().hex[:8]}"
+    kubectl("create", "secret", "generic", name, "-n", "default", "--from-literal=k=plaintext-value")
+    pki = cluster.ETC_KUBERNETES / "pki"
+    raw = subprocess.run(
+        [
+            str(build.binaries_dir() / "etcdctl"),
+            "--endpoints=https://127.0.0.1:2379",
+            f"--cacert={pki}/etcd/ca.crt",
+            f"--cert={pki}/apiserver-etcd-client.crt",
+            f"--key={pki}/apiserver-etcd-client.key",
+            "get",
+            f"/registry/secrets/default/{name}",
+            "--print-value-only",
+        ],
+        capture_output=True,
+        timeout=30,
+    )
+    kubectl("delete", "secret", name, "-n", "default")
+    assert raw.returncode == 0, raw.stderr
+    assert raw.stdout.startswith(b"k8s:enc:aescbc:v1:key1:"), raw.stdout[:40]
+    assert b"plaintext-value" not in raw.stdout

@@ -1,0 +1,128 @@
+"""Pure logic of the testbed: image archives, generated configs, the daemon supervisor. No cluster needed."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from labs.testbed import build, cluster, oci, supervisor
+from labs.versions import pinned
+
+
+def test_layers_are_reproducible_and_add_missing_parent_directories():
+    entries = [oci.Entry.text("/usr/share/a/b.txt", "x"), oci.Entry.link("/bin/sh", "busybox")]
+    first, second = oci.layer_tar(entries), oci.layer_tar(list(reversed(entries)))
+    assert first == second
+    with tarfile.open(fileobj=io.BytesIO(first)) as tar:
+        names = tar.getnames()
+    assert names == ["bin", "bin/sh", "usr", "usr/share", "usr/share/a", "usr/share/a/b.txt"]
+
+
+def test_image_archive_is_an_oci_layout_naming_the_image(tmp_path):
+    out = tmp_path / "img.tar"
+    oci.write_archive(
+        out,
+        "registry.k8s.io/pause:3.10.2",
+        [oci.Entry.text("/pause", "#!", 0o755)],
+        oci.ImageConfig(entrypoint=["/pause"]),
+    )
+    with tarfile.open(out) as tar:
+        index = json.load(tar.extractfile("index.json"))
+        manifest_digest = index["manifests"][0]["digest"].split(":")[1]
+        manifest = json.load(tar.extractfile(f"blobs/sha256/{manifest_digest}"))
+        config = json.load(tar.extractfile(f"blobs/sha256/{manifest['config']['digest'].split(':')[1]}"))
+    assert index["manifests"][0]["annotations"]["io.containerd.image.name"] == "registry.k8s.io/pause:3.10.2"
+    assert config["config"]["Entrypoint"] == ["/pause"]
+    assert config["rootfs"]["diff_ids"] == [manifest["layers"][0]["digest"]]
+
+
+def test_kubernetes_is_built_with_every_staging_module_replaced_by_its_published_version(tmp_path):
+    upstream = tmp_path / "kubernetes@v1.37.2"
+    upstream.mkdir()
+    (upstream / "go.mod").write_text(
+        "module k8s.io/kubernetes\nreplace (\n\tk8s.io/api => ./staging/src/k8s.io/api\n"
+        "\tk8s.io/streaming => ./staging/src/k8s.io/streaming\n)\n"
+    )
+    assert build._staging_replaces(upstream) == [("k8s.io/api", "v0.37.2"), ("k8s.io/streaming", "v0.37.2")]
+
+
+def test_components_follow_the_pinned_versions():
+    versions = {c.name: c.version for c in build.components()}
+    assert versions["kubernetes"] == "v" + pinned().kubernetes_version
+    assert versions["etcd"] == "v" + pinned().etcd_version
+
+
+def test_kubeadm_config_keeps_the_node_schedulable_and_tolerates_cgroup_v1():
+    documents = {doc["kind"]: doc for doc in yaml.safe_load_all(cluster.kubeadm_config())}
+    assert documents["InitConfiguration"]["nodeRegistration"]["name"] == cluster.NODE_NAME
+    assert documents["InitConfiguration"]["nodeRegistration"]["taints"] == []
+    assert documents["ClusterConfiguration"]["kubernetesVersion"] == "v" + pinned().kubernetes_version
+    kubelet = documents["KubeletConfiguration"]
+    assert kubelet["cgroupDriver"] == "cgroupfs"
+    assert kubelet["failCgroupV1"] is False
+    assert kubelet["imageGCHighThresholdPercent"] == 100
+
+
+def test_containerd_config_pins_the_sandbox_image_and_uses_debians_cni_plugins():
+    config = tomllib.loads(cluster.containerd_config())
+    cri = config["plugins"]
+    assert cri["io.containerd.cri.v1.images"]["pinned_images"]["sandbox"].endswith(pinned().pause_version)
+    runtime = cri["io.containerd.cri.v1.runtime"]
+    assert runtime["cni"]["bin_dirs"] == [str(cluster.CNI_BIN_DIR)]
+    assert runtime["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"] is False
+
+
+def test_cni_config_is_a_bridge_with_host_local_addresses_in_the_pod_subnet():
+    config = json.loads(cluster.cni_config())
+    bridge = config["plugins"][0]
+    assert bridge["type"] == "bridge"
+    assert bridge["ipam"]["ranges"][0][0]["subnet"] == cluster.NODE_POD_SUBNET
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def test_supervisor_restarts_its_daemon_and_stop_leaves_no_process(tmp_path, monkeypatch):
+    monkeypatch.setattr(supervisor, "RESTART_DELAY_SECONDS", 0.1)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    pid = supervisor.start("sleeper", ["sh", "-c", "echo started; exec sleep 30"], tmp_path, tmp_path, env)
+    assert supervisor.pid_of("sleeper", tmp_path) == pid
+
+    def children() -> list[int]:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+    deadline = time.monotonic() + 10
+    while not children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first = children()[0]
+    os.kill(first, 9)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (not children() or children()[0] == first):
+        time.sleep(0.05)
+    second = children()[0]
+    assert second != first, "the daemon was not restarted"
+    assert supervisor.stop("sleeper", tmp_path)
+    time.sleep(0.2)
+    assert not _alive(second)
+    assert supervisor.pid_of("sleeper", tmp_path) is None
+    assert (tmp_path / "sleeper.log").read_text().count("started") >= 2
+
+
+def test_up_refuses_leftovers_of_an_earlier_cluster_with_a_message_that_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setattr(cluster, "MANIFESTS", tmp_path / "manifests")
+    (tmp_path / "manifests").mkdir()
+    with pytest.raises(cluster.TestbedError, match="lab testbed down"):
+        cluster._refuse_leftovers()
