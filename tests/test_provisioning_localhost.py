@@ -1,0 +1,251 @@
+"""The parts of playbooks/site.yml that can run on this machine (Debian, root, no systemd as PID 1) run for real
+against localhost through ansible-runner, selected by tags:
+
+* common (swap, kernel, tools, shell): for real, into /etc, twice (the second run changes nothing);
+* the configuration templates of containerd, control_plane and calico: for real, into a temporary directory, then
+  checked by the programs that read them (kubeadm and containerd as built for the testbed).
+
+Everything that needs systemd, a package repository on the internet or a VM is checked only statically
+(test_provisioning_static.py) and by `vagrant up` on a laptop (docs/provisioning.md)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import ansible_runner
+import jinja2
+import pytest
+import testinfra
+import yaml
+
+from labs.testbed.build import bin_dir, components
+from labs.versions import pinned
+
+REPO = Path(__file__).resolve().parents[1]
+SITE = REPO / "playbooks" / "site.yml"
+KUBEADM_TEMPLATE = REPO / "playbooks" / "roles" / "control_plane" / "templates" / "kubeadm-config.yaml.j2"
+SHARED_VARS = yaml.safe_load((REPO / "playbooks" / "group_vars" / "all.yml").read_text())
+
+pytestmark = pytest.mark.slow
+
+
+def run_site(workdir: Path, tags: str, extravars: dict[str, str] | None = None) -> dict[str, int]:
+    """Run site.yml on localhost (as the control plane) with the given tags; return the changed-task count."""
+    inventory = workdir / "inventory.ini"
+    inventory.write_text(
+        "[control_plane]\n"
+        f"controlplane ansible_connection=local ansible_python_interpreter={sys.executable} node_ip=192.168.56.10\n"
+        "[workers]\n"
+    )
+    (workdir / "runner").mkdir(exist_ok=True)
+    result = ansible_runner.run(
+        private_data_dir=str(workdir / "runner"),
+        playbook=str(SITE),
+        envvars={"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"},
+        inventory=str(inventory),
+        limit="controlplane",
+        tags=tags,
+        extravars=extravars or {},
+        quiet=True,
+        rotate_artifacts=1,
+    )
+    assert result.status == "successful", result.stdout.read()
+    return {"changed": result.stats["changed"].get("controlplane", 0)}
+
+
+def built_binary(name: str) -> Path:
+    """A program built for the testbed (`lab testbed build`); CI builds them before the tests."""
+    for component in components():
+        if any(program.name == name for program in component.programs):
+            path = bin_dir(component) / name
+            if path.exists():
+                return path
+    message = f"{name} is not built; run `lab testbed build`"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+# --- common, for real --------------------------------------------------------------------------------------------
+
+COMMON_TAGS = "swap,kernel,tools,shell"
+
+
+@pytest.fixture(scope="module")
+def common_runs(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, int]]:
+    workdir = tmp_path_factory.mktemp("common")
+    return [run_site(workdir, COMMON_TAGS), run_site(workdir, COMMON_TAGS)]
+
+
+@pytest.fixture(scope="module")
+def host(common_runs: list[dict[str, int]]) -> testinfra.host.Host:
+    return testinfra.get_host("local://")
+
+
+def test_common_role_changes_nothing_the_second_time(common_runs: list[dict[str, int]]) -> None:
+    assert common_runs[1]["changed"] == 0
+
+
+def test_kubernetes_sysctls_are_set_now_and_at_boot(host) -> None:
+    for key in ("net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables"):
+        assert host.sysctl(key) == 1, key
+        assert host.file("/etc/sysctl.d/90-cks-lab.conf").contains(f"^{key}=1$"), key
+
+
+def test_kernel_modules_load_at_boot(host) -> None:
+    modules = host.file("/etc/modules-load.d/cks-lab.conf").content_string.split()
+    assert "overlay" in modules
+    assert "br_netfilter" in modules
+
+
+def test_the_candidate_tools_are_installed(host) -> None:
+    for command in ("vim", "jq", "yq", "tmux", "strace", "curl"):
+        assert host.exists(command), command
+    assert host.package("bash-completion").is_installed
+
+
+def test_a_login_shell_has_the_k_alias(host) -> None:
+    result = host.run("bash -lc 'alias k'")
+    assert result.rc == 0, result.stderr
+    assert result.stdout.strip() == "alias k='kubectl'"
+
+
+def test_vim_indents_with_two_spaces(host, tmp_path: Path) -> None:
+    report = tmp_path / "vim-settings"
+    # Batch mode (-Es) skips the start-up files; -u loads the system vimrc as an interactive vim does.
+    show = "set expandtab? tabstop? shiftwidth?"
+    result = host.run(f"vim -Es -u /etc/vim/vimrc -c 'redir! > {report}' -c '{show}' -c 'redir END' -c q")
+    assert result.rc == 0, result.stderr
+    assert report.read_text().split() == ["expandtab", "tabstop=2", "shiftwidth=2"]
+
+
+# --- configuration templates, rendered by the roles into a temporary directory -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workdir = tmp_path_factory.mktemp("templates")
+    out = workdir / "out"
+    run_site(
+        workdir,
+        "kubeadm_config,containerd_config,calico_manifest",
+        {
+            "control_plane_kubeadm_config": str(out / "kubeadm-config.yaml"),
+            "containerd_config_file": str(out / "containerd" / "config.toml"),
+            "containerd_crictl_config_file": str(out / "crictl.yaml"),
+            "calico_manifest_dir": str(out / "calico"),
+        },
+    )
+    return out
+
+
+def kubeadm_documents(path: Path) -> dict[str, dict]:
+    return {doc["kind"]: doc for doc in yaml.safe_load_all(path.read_text())}
+
+
+def assert_kubeadm_accepts(path: Path) -> None:
+    result = subprocess.run(
+        [built_binary("kubeadm"), "config", "validate", "--config", path], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_vm_kubeadm_config_is_accepted_by_kubeadm(rendered: Path) -> None:
+    assert_kubeadm_accepts(rendered / "kubeadm-config.yaml")
+
+
+def test_vm_kubeadm_config_describes_an_exam_like_control_plane(rendered: Path) -> None:
+    docs = kubeadm_documents(rendered / "kubeadm-config.yaml")
+    init, cluster, kubelet = docs["InitConfiguration"], docs["ClusterConfiguration"], docs["KubeletConfiguration"]
+    assert init["localAPIEndpoint"]["advertiseAddress"] == "192.168.56.10"
+    assert init["nodeRegistration"]["name"] == "controlplane"
+    assert init["nodeRegistration"]["taints"] == [
+        {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
+    ]
+    assert cluster["kubernetesVersion"] == f"v{pinned().kubernetes_version}"
+    assert cluster["networking"] == {
+        "podSubnet": SHARED_VARS["pod_subnet"],
+        "serviceSubnet": SHARED_VARS["service_subnet"],
+    }
+    assert "etcd" not in cluster
+    assert kubelet["cgroupDriver"] == "systemd"
+    assert kubelet["failCgroupV1"] is True
+
+
+TESTBED_VALUES = {
+    "kubernetes_version": pinned().kubernetes_version,
+    "node_name": "controlplane",
+    "advertise_address": "127.0.0.1",
+    "pod_subnet": "10.244.0.0/16",
+    "service_subnet": "10.96.0.0/12",
+    "cri_socket": "unix:///run/containerd/containerd.sock",
+    "image_repository": "registry.k8s.io",
+    "kubelet_cgroup_driver": "cgroupfs",
+    "kubelet_fail_cgroup_v1": False,
+    "control_plane_taint": False,
+    "etcd_image_tag": "3.7.3-0",
+    "kubelet_extra_config": {
+        "failSwapOn": False,
+        "cgroupDriver": "cgroupfs",
+        "evictionHard": {"memory.available": "1%"},
+    },
+}
+
+
+@pytest.mark.parametrize("trim_blocks", [True, False], ids=["trim_blocks", "jinja2-defaults"])
+def test_testbed_renders_the_same_template_with_plain_jinja2(tmp_path: Path, trim_blocks: bool) -> None:
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=trim_blocks)
+    config = tmp_path / "kubeadm-config.yaml"
+    config.write_text(environment.from_string(KUBEADM_TEMPLATE.read_text()).render(**TESTBED_VALUES))
+    docs = kubeadm_documents(config)
+    assert docs["InitConfiguration"]["nodeRegistration"]["taints"] == []
+    assert docs["ClusterConfiguration"]["etcd"] == {"local": {"imageTag": "3.7.3-0"}}
+    assert docs["KubeletConfiguration"] == {
+        "apiVersion": "kubelet.config.k8s.io/v1beta1",
+        "kind": "KubeletConfiguration",
+        "cgroupDriver": "cgroupfs",
+        "failCgroupV1": False,
+        "failSwapOn": False,
+        "evictionHard": {"memory.available": "1%"},
+    }
+    assert_kubeadm_accepts(config)
+
+
+def test_containerd_uses_systemd_cgroups_and_the_pinned_pause_image(rendered: Path) -> None:
+    config = tomllib.loads((rendered / "containerd" / "config.toml").read_text())
+    plugins = config["plugins"]
+    runc = plugins["io.containerd.cri.v1.runtime"]["containerd"]["runtimes"]["runc"]
+    assert config["version"] == 3
+    assert runc["options"]["SystemdCgroup"] is True
+    assert plugins["io.containerd.cri.v1.images"]["pinned_images"]["sandbox"] == (
+        f"registry.k8s.io/pause:{pinned().pause_version}"
+    )
+
+
+def test_containerd_accepts_its_configuration(rendered: Path) -> None:
+    result = subprocess.run(
+        [built_binary("containerd"), "--config", rendered / "containerd" / "config.toml", "config", "dump"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    effective = tomllib.loads(result.stdout)["plugins"]
+    runc = effective["io.containerd.cri.v1.runtime"]["containerd"]["runtimes"]["runc"]
+    assert runc["options"]["SystemdCgroup"] is True
+    assert runc["runtime_type"] == "io.containerd.runc.v2"
+
+
+def test_crictl_talks_to_containerd(rendered: Path) -> None:
+    crictl = yaml.safe_load((rendered / "crictl.yaml").read_text())
+    assert crictl["runtime-endpoint"] == crictl["image-endpoint"] == SHARED_VARS["cri_socket"]
+
+
+def test_calico_pool_is_the_pod_network_and_nodes_use_their_internal_ip(rendered: Path) -> None:
+    installation = yaml.safe_load((rendered / "calico" / "calico-installation.yaml").read_text())
+    network = installation["spec"]["calicoNetwork"]
+    assert [pool["cidr"] for pool in network["ipPools"]] == [SHARED_VARS["pod_subnet"]]
+    assert network["nodeAddressAutodetectionV4"] == {"kubernetes": "NodeInternalIP"}

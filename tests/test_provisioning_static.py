@@ -1,0 +1,70 @@
+"""The student provisioning passes its static checks: yamllint, ansible-lint (production profile, offline),
+ansible-playbook --syntax-check with both example inventories, and Ruby's syntax check of the Vagrantfile."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+PLAYBOOKS = REPO / "playbooks"
+PROVISIONING_YAML = ["playbooks", "vagrant", ".yamllint", ".ansible-lint"]
+EXAMPLE_INVENTORIES = sorted((PLAYBOOKS / "inventories" / "examples").glob("*.ini"))
+
+
+def run(*argv: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(a) for a in argv], cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def assert_clean(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+
+
+def test_yamllint_finds_nothing() -> None:
+    assert_clean(run(VENV_BIN / "yamllint", "--strict", *PROVISIONING_YAML))
+
+
+@pytest.mark.slow
+def test_ansible_lint_production_profile_passes_offline() -> None:
+    result = run(VENV_BIN / "ansible-lint", "--offline", "--profile", "production", "playbooks/")
+    assert_clean(result)
+    assert "Profile 'production' was required, and it passed" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("inventory", EXAMPLE_INVENTORIES, ids=lambda p: p.name)
+def test_site_playbook_syntax_is_valid(inventory: Path) -> None:
+    assert_clean(run(VENV_BIN / "ansible-playbook", "--syntax-check", "-i", inventory, PLAYBOOKS / "site.yml"))
+
+
+@pytest.mark.parametrize("inventory", EXAMPLE_INVENTORIES, ids=lambda p: p.name)
+def test_example_inventory_has_the_groups_site_yml_targets(inventory: Path) -> None:
+    result = run(VENV_BIN / "ansible-inventory", "-i", inventory, "--graph")
+    assert_clean(result)
+    assert "@control_plane:" in result.stdout
+    assert "@workers:" in result.stdout
+
+
+@pytest.mark.parametrize("ruby_file", ["Vagrantfile", "vagrant/lab_settings.rb"])
+def test_ruby_syntax_is_valid(ruby_file: str) -> None:
+    ruby = shutil.which("ruby")
+    if ruby is None:
+        pytest.fail("ruby is missing: install the Debian package listed in .ci/debian-packages.txt")
+    result = run(ruby, "-c", ruby_file)
+    assert_clean(result)
+    assert "Syntax OK" in result.stdout
+
+
+def test_versions_are_pinned_only_in_versions_yml() -> None:
+    """No role, template or settings file spells out a pinned version: they all read versions.yml."""
+    pinned = yaml.safe_load((REPO / "versions.yml").read_text())
+    provisioning_files = [REPO / "Vagrantfile", *(REPO / "vagrant").rglob("*"), *PLAYBOOKS.rglob("*")]
+    for path in (p for p in provisioning_files if p.is_file()):
+        text = path.read_text()
+        for name, version in pinned.items():
+            assert version not in text, f"{path.relative_to(REPO)} repeats {name} {version}; read it from versions.yml"
