@@ -531,18 +531,38 @@ def _probe_http(url: str) -> bool:
         return False
 
 
+STATIC_POD_HEALTH = {
+    "etcd": ("http", "http://127.0.0.1:2381/health"),
+    "kube-apiserver": ("https", "https://127.0.0.1:6443/livez"),
+    "kube-controller-manager": ("https", "https://127.0.0.1:10257/healthz"),
+    "kube-scheduler": ("https", "https://127.0.0.1:10259/healthz"),
+}
+
+
+def _static_pod_state(component: str) -> str:
+    scheme, url = STATIC_POD_HEALTH[component]
+    if (_probe_https if scheme == "https" else _probe_http)(url):
+        return "running"
+    manifest = MANIFESTS / f"{component}.yaml"
+    if not manifest.exists():
+        return f"stopped: {manifest} is missing"
+    try:
+        parsed = yaml.safe_load(manifest.read_text())
+    except yaml.YAMLError as error:
+        return f"stopped: {manifest} is not valid YAML ({str(error).splitlines()[0]}); the kubelet cannot run it"
+    if not isinstance(parsed, dict) or parsed.get("kind") != "Pod":
+        return f"stopped: {manifest} is not a Pod manifest; the kubelet cannot run it"
+    return f"stopped: see `crictl ps -a --name {component}`, `crictl logs` and {LOG_DIR / 'kubelet.log'}"
+
+
 def status() -> Status:
-    """What is running: each component's state and whether the node is Ready."""
-    components = {
-        "containerd": "running" if supervisor.pid_of("containerd", RUN_DIR) else "stopped",
-        "kubelet": "running"
-        if _probe_http("http://127.0.0.1:10248/healthz")
-        else ("starting" if supervisor.pid_of("kubelet", RUN_DIR) else "stopped"),
-        "etcd": "running" if _probe_http("http://127.0.0.1:2381/health") else "stopped",
-        "kube-apiserver": "running" if _probe_https("https://127.0.0.1:6443/livez") else "stopped",
-        "kube-controller-manager": "running" if _probe_https("https://127.0.0.1:10257/healthz") else "stopped",
-        "kube-scheduler": "running" if _probe_https("https://127.0.0.1:10259/healthz") else "stopped",
-    }
+    """What is running: each component's state (with a reason when it is not) and whether the node is Ready."""
+    components = {"containerd": "running" if supervisor.pid_of("containerd", RUN_DIR) else "stopped"}
+    if _probe_http("http://127.0.0.1:10248/healthz"):
+        components["kubelet"] = "running"
+    else:
+        components["kubelet"] = "starting" if supervisor.pid_of("kubelet", RUN_DIR) else "stopped"
+    components |= {component: _static_pod_state(component) for component in STATIC_POD_HEALTH}
     ready = all(state == "running" for state in components.values()) and _safe_node_ready()
     return Status(
         ready=ready, kubeconfig=str(KUBECONFIG), version="v" + pinned().kubernetes_version, components=components

@@ -1,0 +1,106 @@
+"""Faults and recovery: broken manifests are reported, and `down` after a killed run leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from labs.testbed import build, cluster, supervisor
+
+
+def test_a_port_in_use_is_named_with_its_owner(monkeypatch):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        monkeypatch.setattr(cluster, "PORTS", {port: "kube-apiserver"})
+        with pytest.raises(cluster.TestbedError, match=rf"{port} \(kube-apiserver\).*ss -ltnp"):
+            cluster._check_ports()
+
+
+def test_a_missing_binary_says_how_to_build_it():
+    with pytest.raises(cluster.TestbedError, match="lab testbed build"):
+        cluster._run([str(build.binaries_dir() / "no-such-binary")], "starting something")
+
+
+@pytest.mark.testbed
+def test_a_broken_apiserver_manifest_takes_the_apiserver_down_and_status_says_why():
+    manifest = cluster.MANIFESTS / "kube-apiserver.yaml"
+    original = manifest.read_text()
+    try:
+        manifest.write_text(original.replace("spec:", "spec:\n  containers: [oops", 1))
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and cluster.status().components["kube-apiserver"] == "running":
+            time.sleep(1)
+        state = cluster.status()
+        assert not state.ready
+        assert state.components["kube-apiserver"].startswith(f"stopped: {manifest} is not valid YAML")
+    finally:
+        manifest.write_text(original)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and not cluster.status().ready:
+        time.sleep(1)
+    assert cluster.status().ready, "the apiserver did not come back after the manifest was restored"
+
+
+def _testbed_traces() -> dict[str, list[str]]:
+    ours = str(build.cache_dir())
+    processes = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                exe = os.readlink(proc / "exe")
+            except OSError:
+                continue
+            if exe.startswith(ours) or "labs.testbed.supervisor" in (proc / "cmdline").read_bytes().decode(
+                errors="replace"
+            ):
+                processes.append(f"{proc.name} {exe}")
+    mounts = [
+        line.split()[4]
+        for line in Path("/proc/self/mountinfo").read_text().splitlines()
+        if line.split()[4].startswith((str(cluster.KUBELET_DIR), str(cluster.CONTAINERD_STATE), "/run/netns/"))
+    ]
+    links = json.loads(subprocess.run(["ip", "-j", "link"], capture_output=True, text=True).stdout)
+    interfaces = [
+        link["ifname"]
+        for link in links
+        if link["ifname"] == cluster.CNI_BRIDGE or link.get("master") == cluster.CNI_BRIDGE
+    ]
+    rules = [
+        rule
+        for table in ("nat", "filter", "mangle")
+        for rule in subprocess.run(["iptables", "-t", table, "-S"], capture_output=True, text=True).stdout.splitlines()
+        if "CNI-" in rule or "KUBE-" in rule
+    ]
+    addresses = (
+        [cluster.NODE_IP]
+        if cluster.NODE_IP in subprocess.run(["ip", "addr"], capture_output=True, text=True).stdout
+        else []
+    )
+    return {
+        "processes": processes,
+        "mounts": mounts,
+        "interfaces": interfaces,
+        "iptables": rules,
+        "addresses": addresses,
+    }
+
+
+@pytest.mark.testbed
+def test_down_after_a_killed_run_leaves_nothing_behind_and_up_recovers():
+    # A killed run: the supervisors and daemons die without any cleanup; pods and their shims stay behind.
+    for name in ("kubelet", "containerd"):
+        pid = supervisor.pid_of(name, cluster.RUN_DIR)
+        assert pid, f"{name} is not running under its supervisor"
+        os.killpg(pid, signal.SIGKILL)
+    cluster.down(log=lambda message: None)
+    assert _testbed_traces() == {"processes": [], "mounts": [], "interfaces": [], "iptables": [], "addresses": []}
+    cluster.up(log=lambda message: None)
+    assert cluster.status().ready
