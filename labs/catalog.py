@@ -1,0 +1,157 @@
+"""The scenario catalog: scenarios/NN-slug/scenario.yaml, validated with pydantic, found by number or slug."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from labs.params import DNS_LABEL, Parameter
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS_DIR = REPO_ROOT / "scenarios"
+GRADERS_DIR = REPO_ROOT / "graders"
+PLAYBOOKS = ("setup.yml", "solution.yml", "reset.yml")
+DOMAINS = (
+    "Cluster Setup",
+    "Cluster Hardening",
+    "System Hardening",
+    "Minimize Microservice Vulnerabilities",
+    "Supply Chain Security",
+    "Monitoring, Logging and Runtime Security",
+)
+NODES = r"^(controlplane|node0[1-9])$"
+
+
+class ScenarioSpec(BaseModel):
+    """What scenario.yaml holds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    number: Annotated[int, Field(ge=1, le=99)]
+    slug: Annotated[str, Field(pattern=DNS_LABEL, max_length=40)]
+    title: Annotated[str, Field(min_length=3, max_length=80)]
+    domain: Annotated[str, Field(description=f"one of: {', '.join(DOMAINS)}")]
+    points: Annotated[int, Field(ge=1)]
+    minutes: Annotated[int, Field(ge=1, le=120, description="estimated minutes for a prepared candidate")]
+    nodes: Annotated[list[Annotated[str, Field(pattern=NODES)]], Field(min_length=1)]
+    parameters: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], Parameter] = {}
+    task: Annotated[str, Field(min_length=20, description="Jinja2 template rendered with the parameters")]
+    hints: Annotated[list[Annotated[str, Field(min_length=3)]], Field(min_length=1)]
+    solution: Annotated[str, Field(min_length=20)]
+
+    @model_validator(mode="after")
+    def _known_domain(self) -> ScenarioSpec:
+        if self.domain not in DOMAINS:
+            raise ValueError(f"domain {self.domain!r} is not a CKS domain; use one of: {', '.join(DOMAINS)}")
+        return self
+
+
+class ScenarioError(Exception):
+    """A scenario.yaml that cannot be used; `problems` name the file, the field and what is wrong."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__("\n".join(f"{path}: {problem}" for problem in problems))
+
+
+class UnknownScenario(LookupError):
+    """No scenario matches; `suggestions` holds the closest names."""
+
+    def __init__(self, wanted: str, suggestions: list[str]) -> None:
+        self.wanted = wanted
+        self.suggestions = suggestions
+        hint = f"; did you mean {' or '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"no scenario {wanted!r}{hint}")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scenario folder with its validated spec."""
+
+    directory: Path
+    spec: ScenarioSpec
+
+    @property
+    def id(self) -> str:
+        """`01-immutable-pod`."""
+        return f"{self.spec.number:02d}-{self.spec.slug}"
+
+    @property
+    def grader(self) -> Path:
+        return GRADERS_DIR / f"test_{self.spec.number:02d}_{self.spec.slug.replace('-', '_')}.py"
+
+    def playbook(self, name: str) -> Path:
+        """setup.yml, solution.yml or reset.yml of this scenario."""
+        return self.directory / name
+
+    def render(self, text: str, params: dict) -> str:
+        """A Jinja2 template of this scenario (task, solution) rendered with an attempt's parameters."""
+        import jinja2
+
+        environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+        return environment.from_string(text).render(**params)
+
+
+def _field(location: tuple) -> str:
+    return ".".join(str(part) for part in location if not str(part).endswith("Parameter")) or "(top level)"
+
+
+def load(directory: Path) -> Scenario:
+    """Read and validate directory/scenario.yaml; raises ScenarioError naming the field and the problem."""
+    path = directory / "scenario.yaml"
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise ScenarioError(path, [f"cannot read: {error.strerror}"]) from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ScenarioError(path, [f"{where}invalid YAML: {getattr(error, 'problem', None) or error}"]) from None
+    if not isinstance(data, dict):
+        raise ScenarioError(path, ["expected a mapping of fields (number, slug, title, ...)"])
+    try:
+        spec = ScenarioSpec.model_validate(data)
+    except ValidationError as error:
+        raise ScenarioError(path, [f"{_field(e['loc'])}: {e['msg']}" for e in error.errors()]) from None
+    expected = f"{spec.number:02d}-{spec.slug}"
+    if directory.name != expected:
+        raise ScenarioError(path, [f"number/slug: the folder must be named {expected!r}, not {directory.name!r}"])
+    return Scenario(directory, spec)
+
+
+class Catalog:
+    """Every scenario under a scenarios/ directory, ordered by number."""
+
+    def __init__(self, root: Path = SCENARIOS_DIR) -> None:
+        self.root = root
+
+    def directories(self) -> list[Path]:
+        """The scenario folders (NN-slug)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p for p in self.root.iterdir() if p.is_dir() and (p / "scenario.yaml").exists())
+
+    @cached_property
+    def scenarios(self) -> list[Scenario]:
+        """All scenarios; raises ScenarioError at the first invalid one (`lab validate` reports them all)."""
+        return sorted((load(d) for d in self.directories()), key=lambda s: s.spec.number)
+
+    def find(self, wanted: str) -> Scenario:
+        """A scenario by number (`1`, `01`), slug (`immutable-pod`) or id (`01-immutable-pod`)."""
+        wanted = wanted.strip().lower()
+        for scenario in self.scenarios:
+            by_number = wanted.isdigit() and int(wanted) == scenario.spec.number
+            if by_number or wanted in (scenario.id, scenario.spec.slug):
+                return scenario
+        names = [s.id for s in self.scenarios] + [s.spec.slug for s in self.scenarios]
+        close = difflib.get_close_matches(wanted, names, n=3, cutoff=0.4)
+        by_id = {s.spec.slug: s.id for s in self.scenarios}
+        suggestions = list(dict.fromkeys(by_id.get(name, name) for name in close))
+        raise UnknownScenario(wanted, suggestions)

@@ -1,0 +1,107 @@
+"""The `lab` command. Import-cheap on purpose (`lab --help` and `lab list` stay fast): only argparse here, every
+command's work is imported when it runs (labs.commands)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable, Sequence
+
+from labs import __version__
+
+# Command groups owned by other parts of the project; each module exposes register(subparsers).
+COMMAND_GROUPS = ("labs.testbed.cli", "labs.falco.cli", "labs.audit.cli")
+TARGET_KINDS = ("auto", "local", "testbed", "vagrant")
+
+
+def _global_options() -> argparse.ArgumentParser:
+    # SUPPRESS: given before or after the sub-command, the option lands once in the namespace.
+    options = argparse.ArgumentParser(add_help=False)
+    group = options.add_argument_group("target (where the lab runs)")
+    group.add_argument(
+        "--target",
+        choices=TARGET_KINDS,
+        default=argparse.SUPPRESS,
+        help="auto (default): this controlplane VM, else the testbed, else this checkout's Vagrant cluster",
+    )
+    group.add_argument("--kubeconfig", metavar="FILE", default=argparse.SUPPRESS, help="an explicit cluster")
+    group.add_argument("--inventory", metavar="FILE", default=argparse.SUPPRESS, help="its Ansible inventory")
+    return options
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `lab` with every sub-command."""
+    common = _global_options()
+    parser = argparse.ArgumentParser(
+        prog="lab",
+        description="CKS practice lab: start a task, solve it on a real cluster, get graded per criterion.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help, parents=[common])
+        sub.set_defaults(func=_handler(name))
+        return sub
+
+    listing = add("list", "list the scenarios with their points and your status")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+
+    start = add("start", "set up a scenario on the cluster and print its task")
+    start.add_argument("scenario", metavar="N|SLUG", help="scenario number or slug (see lab list)")
+    start.add_argument("--seed", type=int, help="reproduce an attempt's names and values")
+    start.add_argument("--force", action="store_true", help="replace a started scenario without asking")
+
+    add("task", "print the started scenario's task again")
+
+    status = add("status", "the started scenario, its seed, parameters and elapsed time")
+    status.add_argument("--json", action="store_true", help="print JSON")
+
+    check = add("check", "grade the started scenario (exit 0 pass, 1 fail, 2 could not grade)")
+    check.add_argument("scenario", nargs="?", metavar="N|SLUG", help="must be the started one (optional)")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
+    check.add_argument("-k", dest="keyword", metavar="EXPR", help="only the criteria matching (pytest -k)")
+
+    add("hint", "show the next hint")
+
+    solution = add("solution", "show the solution explanation")
+    solution.add_argument("--apply", action="store_true", help="also apply the reference solution to the cluster")
+
+    reset = add("reset", "set the started scenario up again from scratch (same names), or clean one up")
+    reset.add_argument("scenario", nargs="?", metavar="N|SLUG", help="default: the started scenario")
+    reset.add_argument("--clean", action="store_true", help="only remove what the scenario set up, and stop it")
+
+    validate = add("validate", "check every scenario: schema, templates, playbooks, grader")
+    validate.add_argument("--json", action="store_true", help="print JSON")
+
+    for module in COMMAND_GROUPS:
+        if importlib.util.find_spec(module) is not None:
+            importlib.import_module(module).register(commands)
+    return parser
+
+
+def _handler(name: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from labs import commands
+
+        return commands.run(name, args)
+
+    return run
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `lab` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("\nlab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""What each `lab` sub-command does; errors become a message and an exit code, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from labs import output, session, state
+from labs.catalog import Catalog, ScenarioError, UnknownScenario
+from labs.errors import LabError
+from labs.targets import Target, from_ref, resolve
+
+
+def run(name: str, args: argparse.Namespace) -> int:
+    """Run sub-command `name`; LabError and friends end as `lab: message` with their exit code."""
+    try:
+        return COMMANDS[name](args, Catalog())
+    except UnknownScenario as error:
+        output.error(str(error))
+        return 2
+    except ScenarioError as error:
+        output.error(f"invalid scenario (run lab validate):\n{error}")
+        return 1
+    except LabError as error:
+        output.error(str(error))
+        return error.exit_code
+
+
+def _target(args: argparse.Namespace, attempt: state.Attempt | None = None) -> Target:
+    """--target/--kubeconfig/--inventory when given, else the attempt's target, else auto-detection."""
+    kind, kubeconfig, inventory = (getattr(args, key, None) for key in ("target", "kubeconfig", "inventory"))
+    if attempt is not None and not (kind or kubeconfig or inventory):
+        return from_ref(attempt.target)
+    return resolve(kind, kubeconfig, inventory)
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    try:
+        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def cmd_list(args: argparse.Namespace, catalog: Catalog) -> int:
+    saved = state.load()
+    rows = []
+    for scenario in catalog.scenarios:
+        spec = scenario.spec
+        status = "-"
+        if saved.current and saved.current.scenario == scenario.id:
+            status = "started" if saved.current.phase == "ready" else saved.current.phase
+        elif scenario.id in saved.results:
+            result = saved.results[scenario.id]
+            status = f"{result.verdict} {result.score}/{result.max_score}"
+        rows.append(
+            {
+                "number": spec.number,
+                "slug": spec.slug,
+                "id": scenario.id,
+                "title": spec.title,
+                "domain": spec.domain,
+                "points": spec.points,
+                "minutes": spec.minutes,
+                "status": status,
+            }
+        )
+    if args.json:
+        output.print_json(rows)
+    else:
+        output.scenarios_table(rows)
+    return 0
+
+
+def cmd_start(args: argparse.Namespace, catalog: Catalog) -> int:
+    scenario = catalog.find(args.scenario)
+    with state.locked():
+        started = state.load().current
+        if started is not None and not args.force:
+            question = f"{started.scenario} is started (seed {started.seed}); set up {scenario.id} instead?"
+            if not _confirm(question):
+                hint = f"answer yes, or use lab start {args.scenario} --force"
+                raise LabError(f"{started.scenario} is already started: {hint}")
+        target = _target(args)
+        with output.playbook_progress(f"setting up {scenario.id} on {target.name}") as on_task:
+            try:
+                attempt = session.start(scenario, target, args.seed, on_task, catalog)
+            except KeyboardInterrupt:
+                output.error("setup interrupted: `lab reset` finishes it")
+                return 130
+    output.task(scenario, scenario.render(scenario.spec.task, attempt.params))
+    return 0
+
+
+def cmd_task(args: argparse.Namespace, catalog: Catalog) -> int:
+    scenario, attempt = session.current(catalog)
+    output.task(scenario, scenario.render(scenario.spec.task, attempt.params))
+    if attempt.phase != "ready":
+        output.error(f"the setup did not finish ({attempt.phase}): run lab reset")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, catalog: Catalog) -> int:
+    saved = state.load()
+    attempt = saved.current
+    if args.json:
+        output.print_json(state.dump_json(attempt) if attempt else {"scenario": None})
+        return 0
+    if attempt is None:
+        output.note("no scenario is started (lab list, lab start N)")
+        return 0
+    last = saved.results.get(attempt.scenario)
+    output.status(attempt, last.model_dump(mode="json") if last and last.seed == attempt.seed else None)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, catalog: Catalog) -> int:
+    scenario, attempt = session.current(catalog, args.scenario)
+    with state.locked():
+        report = session.check(scenario, attempt, _target(args, attempt), args.keyword)
+    if args.junit:
+        report.write_junit(Path(args.junit))
+    if args.json:
+        output.print_json(report.as_json())
+    else:
+        output.report(report)
+    return report.exit_code
+
+
+def cmd_hint(args: argparse.Namespace, catalog: Catalog) -> int:
+    scenario, _ = session.current(catalog)
+    with state.locked():
+        number, text = session.next_hint(scenario)
+    total = len(scenario.spec.hints)
+    if text is None:
+        output.note(f"all {total} hints were shown; `lab solution` explains the solution")
+        return 0
+    output.console().print(f"[bold]Hint {number}/{total}[/bold]")
+    output.console().print(text.rstrip(), markup=False)
+    return 0
+
+
+def cmd_solution(args: argparse.Namespace, catalog: Catalog) -> int:
+    scenario, attempt = session.current(catalog)
+    output.console().print(scenario.render(scenario.spec.solution, attempt.params).rstrip(), markup=False)
+    with state.locked():
+        if args.apply:
+            target = _target(args, attempt)
+            with output.playbook_progress(f"applying the solution of {scenario.id}") as on_task:
+                session.apply_solution(scenario, attempt, target, on_task)
+            output.note("solution applied: lab check should pass now")
+        else:
+            session.mark_solution_shown()
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace, catalog: Catalog) -> int:
+    attempt = state.load().current
+    scenario = catalog.find(args.scenario) if args.scenario else session.current(catalog)[0]
+    own = attempt if attempt is not None and attempt.scenario == scenario.id else None
+    with state.locked():
+        target = _target(args, own)
+        clean = args.clean or own is None
+        label = "cleaning up" if clean else "setting up again"
+        with output.playbook_progress(f"{label} {scenario.id} on {target.name}") as on_task:
+            session.reset(scenario, own, target, clean, on_task)
+    if clean:
+        output.note(f"{scenario.id}: removed what the scenario set up")
+        return 0
+    output.note(f"{scenario.id} is back at its start (same seed {own.seed}); the clock restarted")
+    output.task(scenario, scenario.render(scenario.spec.task, own.params))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace, catalog: Catalog) -> int:
+    from labs.validate import validate
+
+    results = validate(catalog)
+    if args.json:
+        output.print_json(results)
+    else:
+        for path, problems in results.items():
+            if problems:
+                for problem in problems:
+                    output.error(f"{path}: {problem}")
+            else:
+                output.console().print(f"[green]ok[/green] {path}")
+        if not results:
+            output.error(f"no scenarios under {catalog.root}")
+    return 1 if not results or any(results.values()) else 0
+
+
+COMMANDS = {
+    "list": cmd_list,
+    "start": cmd_start,
+    "task": cmd_task,
+    "status": cmd_status,
+    "check": cmd_check,
+    "hint": cmd_hint,
+    "solution": cmd_solution,
+    "reset": cmd_reset,
+    "validate": cmd_validate,
+}

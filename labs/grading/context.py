@@ -1,0 +1,19 @@
+"""What a grader needs to know about the attempt it grades."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from labs.targets import Target
+
+
+@dataclass(frozen=True)
+class GradingContext:
+    """The scenario id, this attempt's seed and parameters, and the target cluster."""
+
+    scenario: str
+    seed: int
+    params: dict
+    target: Target

@@ -1,0 +1,141 @@
+"""`lab check`: a scenario's pytest module run in-process, each test a criterion with points and a message.
+
+- points: `@pytest.mark.points(n)` (default 1); title: the test's docstring (may use `{param}` placeholders)
+- an assertion (or pytest.fail) -> the criterion fails with the assertion's text, never a traceback
+- CannotGrade, access denied, an unreachable cluster or a grader bug -> the criterion is an error: the verdict is
+  "error" (exit 2), never counted as a fail
+"""
+
+from __future__ import annotations
+
+import os
+import string
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labs.errors import CannotGrade
+from labs.grading.context import GradingContext
+from labs.grading.fixtures import CONTEXT_KEY
+from labs.grading.report import Check, Report, Status
+
+
+class _Missing(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def criterion_title(item: pytest.Item, params: dict) -> str:
+    """The docstring's first paragraph with `{param}` filled in, else the test name in words."""
+    doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
+    first = " ".join(doc.strip().split("\n\n")[0].split())
+    if not first:
+        return item.name.removeprefix("test_").replace("_", " ")
+    try:
+        return string.Formatter().vformat(first, (), _Missing(params))
+    except (ValueError, IndexError, AttributeError):
+        return first
+
+
+def criterion_points(item: pytest.Item) -> int:
+    """The points of a criterion (`@pytest.mark.points(n)`, default 1)."""
+    marker = item.get_closest_marker("points")
+    return int(marker.args[0]) if marker and marker.args else 1
+
+
+def assertion_message(excinfo: pytest.ExceptionInfo) -> str:
+    """The assertion's own text; for a bare `assert`, the statement that did not hold."""
+    text = str(excinfo.value).strip()
+    if text:
+        return text
+    try:
+        statement = str(excinfo.traceback[-1].statement).strip()
+    except (IndexError, AttributeError):
+        statement = ""
+    return f"not true: {statement}" if statement else "the criterion does not hold"
+
+
+def classify(excinfo: pytest.ExceptionInfo, server: str) -> tuple[Status, str]:
+    """Fail (the answer falls short) or error (could not judge), with the message to show."""
+    error = excinfo.value
+    if isinstance(error, CannotGrade):
+        return "error", str(error)
+    if isinstance(error, pytest.fail.Exception):
+        return "fail", str(error.msg)
+    if isinstance(error, AssertionError):
+        return "fail", assertion_message(excinfo)
+    if isinstance(error, pytest.skip.Exception):
+        return "error", f"not judged: {error.msg}"
+    if "kubernetes" in sys.modules:
+        from labs.k8s import cannot_grade
+
+        translated = cannot_grade(error, server)
+        if translated:
+            return "error", str(translated)
+    return "error", f"the grader failed: {type(error).__name__}: {error}"
+
+
+class GradingPlugin:
+    """Collects one Check per test while pytest runs a grader module."""
+
+    def __init__(self, context: GradingContext) -> None:
+        self.context = context
+        self.checks: dict[str, Check] = {}
+        self.problems: list[str] = []
+
+    def _server(self) -> str:
+        kube = getattr(self.context.target, "kube", None)
+        connected = kube is not None and "api_client" in getattr(kube, "__dict__", {})
+        return kube.server if connected else "the API server"
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[CONTEXT_KEY] = self.context
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            title = criterion_title(item, self.context.params)
+            self.checks[item.nodeid] = Check(id=item.name, title=title, points=criterion_points(item))
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            text = str(report.longrepr).strip().splitlines()
+            self.problems.append(f"the grader {report.nodeid or ''} could not be loaded: {text[-1] if text else ''}")
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Any:
+        report = yield
+        check = self.checks.get(item.nodeid)
+        if check is not None and check.passed and call.excinfo is not None:
+            check.status, check.message = classify(call.excinfo, self._server())
+        return report
+
+
+def grade(grader: Path, context: GradingContext, keyword: str | None = None) -> Report:
+    """Run the grader module against the context's target; the report has one check per test."""
+    plugin = GradingPlugin(context)
+    args = [
+        str(grader),
+        "-c",
+        os.devnull,
+        f"--rootdir={grader.parent}",
+        "--import-mode=importlib",
+        "--assert=plain",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:terminal",
+    ]
+    if keyword:
+        args += ["-k", keyword]
+    report = Report(context.scenario, context.seed)
+    if not grader.exists():
+        report.problems.append(f"no grader at {grader}")
+        return report
+    code = pytest.main(args, plugins=[plugin])
+    if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
+        plugin.problems.append(f"pytest could not run the grader {grader} (exit code {int(code)})")
+    report.checks = list(plugin.checks.values())
+    report.problems = plugin.problems
+    return report

@@ -1,0 +1,105 @@
+"""A grading report: criteria with points, the verdict and the exit code, as JSON, a table or JUnit XML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Status = Literal["pass", "fail", "error"]
+EXIT_CODES = {"pass": 0, "fail": 1, "error": 2}
+
+
+@dataclass
+class Check:
+    """One criterion: passed, failed (the student's answer falls short) or error (it could not be judged)."""
+
+    id: str
+    title: str
+    points: int
+    status: Status = "pass"
+    message: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+    def as_json(self) -> dict:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "passed": self.passed,
+            "status": self.status,
+            "points": self.points,
+            "message": self.message,
+        }
+
+
+@dataclass
+class Report:
+    """All criteria of one grading run."""
+
+    scenario: str
+    seed: int
+    checks: list[Check] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> Status:
+        """error if anything could not be judged (never counted as a fail), else pass only if every check passed."""
+        if self.problems or not self.checks or any(c.status == "error" for c in self.checks):
+            return "error"
+        return "pass" if all(c.passed for c in self.checks) else "fail"
+
+    @property
+    def score(self) -> int:
+        return sum(c.points for c in self.checks if c.passed)
+
+    @property
+    def max_score(self) -> int:
+        return sum(c.points for c in self.checks)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict]
+
+    def as_json(self) -> dict:
+        data = {
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "verdict": self.verdict,
+            "score": self.score,
+            "max_score": self.max_score,
+            "checks": [c.as_json() for c in self.checks],
+        }
+        if self.problems:
+            data["problems"] = self.problems
+        return data
+
+    def write_junit(self, path: Path) -> None:
+        """JUnit XML: one testcase per criterion, failures and errors with their messages (no tracebacks)."""
+        from xml.etree import ElementTree as ET
+
+        root = ET.Element("testsuites")
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=self.scenario,
+            tests=str(len(self.checks)),
+            failures=str(sum(c.status == "fail" for c in self.checks)),
+            errors=str(sum(c.status == "error" for c in self.checks) + len(self.problems)),
+        )
+        properties = ET.SubElement(suite, "properties")
+        for name, value in (("seed", self.seed), ("score", self.score), ("max_score", self.max_score)):
+            ET.SubElement(properties, "property", name=name, value=str(value))
+        for check in self.checks:
+            case = ET.SubElement(suite, "testcase", classname=self.scenario, name=check.title)
+            ET.SubElement(ET.SubElement(case, "properties"), "property", name="points", value=str(check.points))
+            if check.status != "pass":
+                tag = "failure" if check.status == "fail" else "error"
+                ET.SubElement(case, tag, message=check.message).text = check.message
+        for problem in self.problems:
+            case = ET.SubElement(suite, "testcase", classname=self.scenario, name="grader")
+            ET.SubElement(case, "error", message=problem).text = problem
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ET.ElementTree(root).write(path, encoding="unicode", xml_declaration=True)
