@@ -61,7 +61,7 @@ class Request:
 
     def describe(self) -> str:
         """A one-line human description, e.g. `alice delete pods "web" in namespace prod`."""
-        who = "unauthenticated request (no user)" if self.user is None else repr(self.user)
+        who = "a request that failed authentication (no user)" if self.user is None else repr(self.user)
         if not self.is_resource_request:
             return f"{who} {self.verb} {self.path}"
         group = f"{self.api_group}/" if self.api_group else ""
