@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from labs.params import DNS_LABEL, Parameter
 
@@ -45,11 +45,12 @@ class ScenarioSpec(BaseModel):
     hints: Annotated[list[Annotated[str, Field(min_length=3)]], Field(min_length=1)]
     solution: Annotated[str, Field(min_length=20)]
 
-    @model_validator(mode="after")
-    def _known_domain(self) -> ScenarioSpec:
-        if self.domain not in DOMAINS:
-            raise ValueError(f"domain {self.domain!r} is not a CKS domain; use one of: {', '.join(DOMAINS)}")
-        return self
+    @field_validator("domain")
+    @classmethod
+    def _known_domain(cls, domain: str) -> str:
+        if domain not in DOMAINS:
+            raise ValueError(f"{domain!r} is not a CKS domain; use one of: {', '.join(DOMAINS)}")
+        return domain
 
 
 class ScenarioError(Exception):

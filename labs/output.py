@@ -22,7 +22,7 @@ def console(stderr: bool = False) -> Console:
     """A rich console: colour and markup only when writing to a terminal (and NO_COLOR unset)."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:

@@ -30,6 +30,14 @@ class SetupFailed(CannotGrade):
     """A playbook failed; the message lists the failed tasks."""
 
 
+def reachable(target: Target) -> None:
+    """Raise CannotGrade naming the target and what failed unless its API server answers."""
+    try:
+        target.kube.ping()
+    except CannotGrade as error:
+        raise CannotGrade(f"target {target.describe()}: {error}") from None
+
+
 def extravars(scenario: Scenario, attempt: Attempt | None, target: Target) -> dict:
     """What the playbooks get: the parameters, the scenario id and seed, and the target's kubeconfig."""
     values: dict = {"lab_scenario": scenario.id, "lab_target": target.name}
@@ -67,7 +75,7 @@ def start(scenario: Scenario, target: Target, seed: int | None, on_task: OnTask,
 
     Ctrl-C during setup leaves the attempt in phase "setting-up": `lab reset` runs setup again and repairs it.
     """
-    target.kube.ping()
+    reachable(target)
     saved = state.load()
     previous = saved.current
     if previous is not None and previous.scenario != scenario.id:
@@ -115,7 +123,7 @@ def current(catalog: Catalog, wanted: str | None = None) -> tuple[Scenario, Atte
 def reset(scenario: Scenario, attempt: Attempt | None, target: Target, clean: bool, on_task: OnTask) -> None:
     """Back to the start of the task (setup again, same parameters); with `clean` (or for a scenario that is not the
     started one) only remove what the scenario set up. Caller holds the lock."""
-    target.kube.ping()
+    reachable(target)
     saved = state.load()
     if attempt is None or clean:
         run_stage(scenario, "reset.yml", target, attempt, on_task)
@@ -129,7 +137,7 @@ def reset(scenario: Scenario, attempt: Attempt | None, target: Target, clean: bo
 
 def apply_solution(scenario: Scenario, attempt: Attempt, target: Target, on_task: OnTask) -> None:
     """Run solution.yml and remember that the solution was used."""
-    target.kube.ping()
+    reachable(target)
     run_stage(scenario, "solution.yml", target, attempt, on_task)
     mark_solution_shown()
 
@@ -162,7 +170,7 @@ def check(scenario: Scenario, attempt: Attempt, target: Target, keyword: str | N
 
     if attempt.phase != "ready":
         raise NothingStarted(f"the setup of {scenario.id} did not finish ({attempt.phase}): run `lab reset` first")
-    target.kube.ping()
+    reachable(target)
     report = grade(scenario.grader, GradingContext(scenario.id, attempt.seed, attempt.params, target), keyword)
     saved = state.load()
     saved.results[scenario.id] = state.Result(

@@ -48,6 +48,12 @@ def criterion_points(item: pytest.Item) -> int:
 def assertion_message(excinfo: pytest.ExceptionInfo) -> str:
     """The assertion's own text; for a bare `assert`, the statement that did not hold."""
     text = str(excinfo.value).strip()
+    # Where pytest's assertion rewriting is active anyway (a grader run inside another pytest session), the
+    # message is followed by its "assert ..." explanation: keep the author's words, or the failed statement.
+    lines = text.splitlines()
+    explained = next((i for i, line in enumerate(lines) if line.startswith("assert ")), None)
+    if explained is not None:
+        text = "\n".join(lines[:explained]).strip() or f"not true: {lines[explained]}"
     if text:
         return text
     try:
@@ -112,6 +118,15 @@ class GradingPlugin:
         return report
 
 
+def _forget_modules_in(directory: Path) -> None:
+    """Drop the modules pytest imported from `directory`, so that the next grading in this process (tests, an
+    instructor's batch) imports the graders afresh instead of reusing a same-named module."""
+    for name, module in list(sys.modules.items()):
+        location = getattr(module, "__file__", None)
+        if location and Path(location).parent == directory:
+            del sys.modules[name]
+
+
 def grade(grader: Path, context: GradingContext, keyword: str | None = None) -> Report:
     """Run the grader module against the context's target; the report has one check per test."""
     plugin = GradingPlugin(context)
@@ -133,7 +148,10 @@ def grade(grader: Path, context: GradingContext, keyword: str | None = None) -> 
     if not grader.exists():
         report.problems.append(f"no grader at {grader}")
         return report
-    code = pytest.main(args, plugins=[plugin])
+    try:
+        code = pytest.main(args, plugins=[plugin])
+    finally:
+        _forget_modules_in(grader.parent)
     if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         plugin.problems.append(f"pytest could not run the grader {grader} (exit code {int(code)})")
     report.checks = list(plugin.checks.values())

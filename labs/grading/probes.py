@@ -69,6 +69,22 @@ class WriteProbe:
         return f"write to {self.path}: failed ({self.exec.output or f'exit code {self.exec.exit_code}'})"
 
 
+@dataclass(frozen=True)
+class HttpResponse:
+    """An HTTP response obtained through the API server's proxy to a pod (status None: no response at all)."""
+
+    status: int | None
+    body: str
+    error: str = ""
+
+    def describe(self) -> str:
+        """`HTTP 200 (612 bytes)` or what went wrong."""
+        if self.status is None:
+            return f"no response ({self.error})"
+        text = f"HTTP {self.status} ({len(self.body)} bytes)"
+        return f"{text}: {self.error}" if self.error else text
+
+
 def _exit_code(error_channel: str) -> tuple[int | None, str]:
     try:
         status = yaml.safe_load(error_channel) or {}
@@ -133,6 +149,26 @@ class Probe:
         first, _, rest = stdout.partition("\n")
         ran = first.strip() == nonce
         return ExecResult(ran, exit_code if ran else None, rest if ran else stdout, stderr, error)
+
+    def http(self, namespace: str, pod: str, port: int, path: str = "") -> HttpResponse:
+        """GET `path` on a port of the pod, through the API server's pod proxy (works wherever the API does)."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            response = self.kube.core.connect_get_namespaced_pod_proxy_with_path(
+                f"{pod}:{port}", namespace, path, _preload_content=False, _request_timeout=self.timeout
+            )
+        except ApiException as error:
+            translated = cannot_grade(error, self.kube.server)
+            if translated:
+                raise translated from None
+            return HttpResponse(error.status, "", str(error.body or error.reason)[:300])
+        except Exception as error:
+            translated = cannot_grade(error, self.kube.server)
+            if translated:
+                raise translated from None
+            return HttpResponse(None, "", str(error)[:300])
+        return HttpResponse(response.status, response.data.decode(errors="replace"))
 
     def write(self, namespace: str, pod: str, container: str, directory: str) -> WriteProbe:
         """Try to create (then remove) a file in `directory`; the probe proves the attempt happened."""

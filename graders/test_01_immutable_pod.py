@@ -1,0 +1,113 @@
+"""Scenario 01, make a running pod immutable: one test per criterion of the task.
+
+Settings are judged on the pod the API server runs; behaviour through probes inside its containers (each probe
+proves it ran before a denied write counts) and an HTTP request through the API server's pod proxy.
+"""
+
+import pytest
+
+from labs.grading.pods import containers, require_pod, require_ready, security_setting
+from labs.grading.probes import Probe
+from labs.k8s import Kube
+
+NGINX = "nginx"
+NGINX_WRITES = ("/var/cache/nginx", "/var/run")
+
+
+@pytest.fixture(scope="module")
+def pod(kube: Kube, params: dict):
+    return require_pod(kube, params["namespace"], params["pod"])
+
+
+@pytest.fixture(scope="module")
+def ready_pod(kube: Kube, pod):
+    require_ready(kube, pod)
+    return pod
+
+
+def _described(setting: bool | None) -> str:
+    return "unset" if setting is None else str(setting).lower()
+
+
+@pytest.mark.points(1)
+def test_pod_keeps_its_name_namespace_containers_and_image(pod, params):
+    """Pod {pod} in namespace {namespace} keeps its containers and the nginx image"""
+    expected = {params["init"], NGINX, params["sidecar"]}
+    present = {container.name for _, container in containers(pod)}
+    assert expected <= present, (
+        f"containers missing: {', '.join(sorted(expected - present))} (the pod has {', '.join(sorted(present))})"
+    )
+    nginx = next((c for c in pod.spec.containers if c.name == NGINX), None)
+    assert nginx is not None, "the pod has no container named nginx (it is an init container now?)"
+    assert nginx.image == params["image"], f"container nginx runs image {nginx.image}, expected {params['image']}"
+
+
+@pytest.mark.points(2)
+def test_every_container_has_a_read_only_root_filesystem(pod):
+    """Every container, init containers included, has readOnlyRootFilesystem: true"""
+    offenders = [
+        f"{kind} {c.name} ({_described(security_setting(c, 'read_only_root_filesystem'))})"
+        for kind, c in containers(pod)
+        if security_setting(c, "read_only_root_filesystem") is not True
+    ]
+    assert not offenders, f"readOnlyRootFilesystem is not true for: {', '.join(offenders)}"
+
+
+@pytest.mark.points(1)
+def test_no_container_is_privileged(pod):
+    """No container is privileged"""
+    offenders = [f"{kind} {c.name}" for kind, c in containers(pod) if security_setting(c, "privileged") is True]
+    assert not offenders, f"privileged: true in {', '.join(offenders)} (expected false)"
+
+
+@pytest.mark.points(1)
+def test_no_container_allows_privilege_escalation(pod):
+    """Every container sets allowPrivilegeEscalation: false"""
+    offenders = [
+        f"{kind} {c.name} ({_described(security_setting(c, 'allow_privilege_escalation'))})"
+        for kind, c in containers(pod)
+        if security_setting(c, "allow_privilege_escalation") is not False
+    ]
+    assert not offenders, f"allowPrivilegeEscalation is not false for: {', '.join(offenders)} (unset means allowed)"
+
+
+@pytest.mark.points(1)
+def test_pod_is_running_and_ready(ready_pod):
+    """The pod is Running and Ready"""
+
+
+@pytest.mark.points(1)
+def test_writing_to_the_root_filesystem_fails_in_every_container(ready_pod, exec_probe: Probe):
+    """Writing to / fails with "Read-only file system" in every running container"""
+    problems = []
+    for _, container in containers(ready_pod, init=False):
+        probe = exec_probe.write(ready_pod.metadata.namespace, ready_pod.metadata.name, container.name, "/")
+        if not probe.ran:
+            problems.append(f"container {container.name}: {probe.describe()}; a write that never ran proves nothing")
+        elif probe.written:
+            problems.append(f"container {container.name}: {probe.describe()}, expected a read-only root")
+        elif not probe.read_only:
+            problems.append(f"container {container.name}: {probe.describe()}, but not because / is read-only")
+    assert not problems, "; ".join(problems)
+
+
+@pytest.mark.points(1)
+def test_nginx_can_write_where_it_must(ready_pod, exec_probe: Probe):
+    """nginx can write to /var/cache/nginx and /var/run"""
+    for directory in NGINX_WRITES:
+        probe = exec_probe.write(ready_pod.metadata.namespace, ready_pod.metadata.name, NGINX, directory)
+        assert probe.written, f"container nginx: {probe.describe()}; mount an emptyDir there"
+
+
+@pytest.mark.points(1)
+def test_nginx_answers_http(ready_pod, exec_probe: Probe):
+    """nginx answers HTTP on port 80"""
+    response = exec_probe.http(ready_pod.metadata.namespace, ready_pod.metadata.name, 80, "index.html")
+    assert response.status == 200, f"GET / on port 80 of pod {ready_pod.metadata.name}: {response.describe()}"
+
+
+@pytest.mark.points(1)
+def test_no_hostpath_volume(pod):
+    """The pod uses no hostPath volume"""
+    host_paths = [f"{v.name} ({v.host_path.path})" for v in pod.spec.volumes or [] if v.host_path is not None]
+    assert not host_paths, f"hostPath volumes: {', '.join(host_paths)}; use emptyDir for writable directories"

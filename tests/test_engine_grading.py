@@ -1,0 +1,187 @@
+"""The grading plugin on small grader modules: points, partial credit, fail versus could-not-grade, messages."""
+
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from labs.grading.context import GradingContext
+from labs.grading.plugin import grade
+
+CONFTEST = "from labs.grading.fixtures import grading_context, params, kube, pytest_configure  # noqa: F401\n"
+
+
+def _grade(tmp_path: Path, body: str, params: dict | None = None):
+    (tmp_path / "conftest.py").write_text(CONFTEST)
+    grader = tmp_path / "test_99_demo.py"
+    grader.write_text("import pytest\nfrom labs.errors import CannotGrade\n\n" + textwrap.dedent(body))
+    target = SimpleNamespace(name="fake", kube=SimpleNamespace())
+    return grade(grader, GradingContext("99-demo", 3, params or {}, target))
+
+
+def test_every_criterion_passing_is_a_pass_with_full_score(tmp_path):
+    report = _grade(
+        tmp_path,
+        """
+        @pytest.mark.points(2)
+        def test_a():
+            '''First criterion'''
+
+        def test_b():
+            '''Second criterion'''
+        """,
+    )
+    assert (report.verdict, report.score, report.max_score, report.exit_code) == ("pass", 3, 3, 0)
+    assert [c.title for c in report.checks] == ["First criterion", "Second criterion"]
+
+
+def test_partial_credit_and_the_assertion_text_as_message(tmp_path):
+    report = _grade(
+        tmp_path,
+        """
+        @pytest.mark.points(3)
+        def test_ok():
+            '''Holds'''
+
+        @pytest.mark.points(2)
+        def test_namespace(params):
+            '''Namespace {namespace} has the label'''
+            assert params["namespace"] == "prod", f"namespace {params['namespace']} lacks the label"
+
+        def test_bare():
+            '''Bare assertion'''
+            value = 1
+            assert value == 2
+        """,
+        params={"namespace": "team-otter"},
+    )
+    assert (report.verdict, report.score, report.max_score, report.exit_code) == ("fail", 3, 6, 1)
+    namespace = report.checks[1]
+    assert namespace.title == "Namespace team-otter has the label"
+    assert namespace.message == "namespace team-otter lacks the label"
+    # the failed statement (with its values when pytest's assertion rewriting is active, as inside this test run)
+    assert report.checks[2].message in ("not true: assert value == 2", "not true: assert 1 == 2")
+    assert all("Traceback" not in c.message and "File " not in c.message for c in report.checks)
+
+
+def test_could_not_grade_is_an_error_never_a_fail(tmp_path):
+    report = _grade(
+        tmp_path,
+        """
+        def test_fine():
+            '''Fine'''
+
+        def test_unjudgeable():
+            '''Needs the cluster'''
+            raise CannotGrade("cluster unreachable at https://10.0.0.1:6443")
+
+        def test_wrong():
+            '''Wrong answer'''
+            assert False, "wrong"
+        """,
+    )
+    assert report.verdict == "error" and report.exit_code == 2
+    statuses = {c.id: c.status for c in report.checks}
+    assert statuses == {"test_fine": "pass", "test_unjudgeable": "error", "test_wrong": "fail"}
+    assert report.as_json()["checks"][1]["message"] == "cluster unreachable at https://10.0.0.1:6443"
+
+
+def test_a_fixture_that_cannot_reach_the_cluster_makes_every_user_an_error(tmp_path):
+    report = _grade(
+        tmp_path,
+        """
+        @pytest.fixture(scope="module")
+        def cluster():
+            raise CannotGrade("forbidden: cannot list pods")
+
+        def test_one(cluster):
+            '''One'''
+
+        def test_two(cluster):
+            '''Two'''
+        """,
+    )
+    assert [c.status for c in report.checks] == ["error", "error"]
+    assert report.verdict == "error"
+
+
+def test_a_failing_fixture_assertion_fails_its_criteria(tmp_path):
+    report = _grade(
+        tmp_path,
+        """
+        @pytest.fixture(scope="module")
+        def pod():
+            raise AssertionError("pod web not found in namespace shop")
+
+        def test_uses_pod(pod):
+            '''Uses the pod'''
+        """,
+    )
+    assert report.checks[0].status == "fail"
+    assert report.checks[0].message == "pod web not found in namespace shop"
+
+
+def test_pytest_fail_and_a_grader_bug(tmp_path):
+    report = _grade(
+        tmp_path,
+        """
+        def test_broken_yaml():
+            '''Policy file parses'''
+            pytest.fail("policy.yaml line 3: mapping values are not allowed here", pytrace=False)
+
+        def test_bug():
+            '''Grader bug'''
+            {}["missing"]
+        """,
+    )
+    broken, bug = report.checks
+    assert (broken.status, broken.message) == ("fail", "policy.yaml line 3: mapping values are not allowed here")
+    assert bug.status == "error" and bug.message == "the grader failed: KeyError: 'missing'"
+
+
+def test_a_grader_that_cannot_be_imported_is_an_error(tmp_path):
+    report = _grade(tmp_path, "import no_such_module\n\ndef test_a():\n    pass\n")
+    assert report.verdict == "error"
+    assert report.problems and "could not be loaded" in report.problems[0]
+
+
+def test_junit_report_has_messages_and_points_but_no_traceback(tmp_path):
+    report = _grade(
+        tmp_path,
+        """
+        @pytest.mark.points(2)
+        def test_a():
+            '''A'''
+            assert False, "not A"
+        """,
+    )
+    path = tmp_path / "out" / "junit.xml"
+    report.write_junit(path)
+    text = path.read_text()
+    assert 'failures="1"' in text and 'message="not A"' in text and 'name="points" value="2"' in text
+    assert "Traceback" not in text
+
+
+def test_the_kube_fixture_reports_an_unreachable_cluster_as_could_not_grade(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {token: x}}]\n"
+    )
+    from labs.k8s import Kube
+
+    (tmp_path / "conftest.py").write_text(CONFTEST)
+    grader = tmp_path / "test_98_kube.py"
+    grader.write_text("def test_a(kube):\n    '''Uses the API'''\n")
+    target = SimpleNamespace(name="fake", kube=Kube(kubeconfig))
+    report = grade(grader, GradingContext("98-kube", 1, {}, target))
+    assert report.verdict == "error"
+    assert "cluster unreachable at https://127.0.0.1:1" in report.checks[0].message
+
+
+@pytest.mark.parametrize("missing", ["no_grader.py"])
+def test_a_missing_grader_is_an_error(tmp_path, missing):
+    report = grade(tmp_path / missing, GradingContext("97-x", 1, {}, SimpleNamespace()))
+    assert report.verdict == "error" and "no grader" in report.problems[0]
