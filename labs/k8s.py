@@ -153,6 +153,9 @@ def pod_is_stuck(pod: Any) -> bool:
         waiting = status.state and status.state.waiting
         if waiting and waiting.reason in STUCK_REASONS:
             return True
+        terminated = status.state and status.state.terminated
+        if terminated and terminated.exit_code != 0:
+            return True
         if status.restart_count:
             return True
     return pod.status.phase in ("Failed", "Succeeded")

@@ -1,0 +1,54 @@
+"""Targets without a cluster: Vagrant's ssh-config, explicit files, auto-detection errors."""
+
+import pytest
+
+from labs.errors import TargetError
+from labs.targets import parse_ssh_config, resolve, vagrant_inventory
+
+SSH_CONFIG = """\
+Host controlplane
+  HostName 127.0.0.1
+  User vagrant
+  Port 2222
+  UserKnownHostsFile /dev/null
+  StrictHostKeyChecking no
+  IdentityFile "/home/me/cks/.vagrant/machines/controlplane/virtualbox/private_key"
+  IdentitiesOnly yes
+
+Host node01
+  HostName 127.0.0.1
+  User vagrant
+  Port 2200
+  IdentityFile /home/me/cks/.vagrant/machines/node01/virtualbox/private_key
+"""
+
+
+def test_vagrant_ssh_config_becomes_an_inventory_of_every_node():
+    hosts = parse_ssh_config(SSH_CONFIG)
+    assert hosts["controlplane"]["port"] == "2222"
+    assert hosts["controlplane"]["identityfile"].endswith("controlplane/virtualbox/private_key")
+    inventory = vagrant_inventory(hosts)
+    controlplane = inventory["all"]["hosts"]["controlplane"]
+    assert controlplane["ansible_port"] == 2222 and controlplane["ansible_become"] is True
+    assert set(inventory["all"]["hosts"]) == {"controlplane", "node01"}
+    assert inventory["all"]["vars"]["kubeconfig"] == "/etc/kubernetes/admin.conf"
+
+
+def test_explicit_files_must_exist(tmp_path):
+    with pytest.raises(TargetError, match="does not exist"):
+        resolve(kubeconfig=str(tmp_path / "missing"))
+    with pytest.raises(TargetError, match="needs --kubeconfig"):
+        resolve(inventory=str(tmp_path / "hosts.ini"))
+
+
+def test_explicit_target_with_inventory(tmp_path):
+    (tmp_path / "kubeconfig").write_text("apiVersion: v1\n")
+    (tmp_path / "hosts.ini").write_text("controlplane ansible_connection=local\n")
+    target = resolve(kubeconfig=str(tmp_path / "kubeconfig"), inventory=str(tmp_path / "hosts.ini"))
+    assert target.name == "explicit" and target.inventory_file() == tmp_path / "hosts.ini"
+    assert target.ref.kubeconfig == str(tmp_path / "kubeconfig")
+
+
+def test_an_unknown_target_kind_is_refused():
+    with pytest.raises(TargetError, match="unknown target"):
+        resolve("cloud")
