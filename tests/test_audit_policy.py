@@ -323,3 +323,21 @@ def test_requests_can_be_given_as_objects() -> None:
     evaluated = accepted(policy(GET_PODS))
     request = Request(user="tim@k8s.io", verb="get", resource="pods", namespace="default", name="x")
     assert evaluated.evaluate(request).level == "RequestResponse"
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("&a [*a]", "failed decoding: yaml: anchor 'a' value contains itself"),
+        ("rules: [*nope]", "failed decoding: yaml: unknown anchor 'nope' referenced"),
+        ("a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
+            f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdef", "bcdefg", strict=True)),
+         "failed decoding: yaml: document contains excessive aliasing"),
+        ("[" * 5000, "failed decoding: "),
+        ("\ud800", "failed decoding: yaml: "),
+        ("\x00\x01binary", "failed decoding: yaml: "),
+    ],
+)  # fmt: skip
+def test_hostile_input_gets_a_verdict_not_a_traceback(text: str, error: str) -> None:
+    result = load_policy_text(text)
+    assert result.refused and result.errors[0].startswith(error)

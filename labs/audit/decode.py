@@ -97,6 +97,13 @@ _SPACES = (
 
 def decode(text: str) -> Decoded:
     """Decode policy text as kube-apiserver 1.37 does, up to (not including) validation."""
+    try:
+        return _decode(text)
+    except RecursionError:
+        return Decoded(None, fatal="document nested too deeply for this reader")
+
+
+def _decode(text: str) -> Decoded:
     duplicates: list[str] = []
     if _is_json(text):
         try:

@@ -107,12 +107,20 @@ def load(text: str) -> YamlDocument:
     """Parse the first YAML document of `text` as sigs.k8s.io/yaml.YAMLToJSON would see it."""
     try:
         node = _first_node(_Loader, text)
-    except (yaml.YAMLError, YamlError):
+    except YamlError:
         raise
     except Exception:  # libyaml's composer trips on some broken input: PyYAML's own parser says what is wrong
-        node = _first_node(_PureLoader, text)
-    converter = _Converter()
-    value = None if node is None else converter.convert(node, depth=0)
+        try:
+            node = _first_node(_PureLoader, text)
+        except YamlError:
+            raise
+        except Exception as error:  # e.g. characters YAML does not allow (lone surrogates)
+            raise YamlError(f"yaml: {error}") from None
+    converter = _Converter(text)
+    try:
+        value = None if node is None else converter.convert(node)
+    except RecursionError:
+        raise YamlError("yaml: document nested too deeply for this reader") from None
     return YamlDocument(value=value, duplicates=converter.duplicates)
 
 
@@ -228,18 +236,33 @@ def _go_key_literal(key: Any) -> str:
     return str(key)
 
 
-class _Converter:
-    def __init__(self) -> None:
-        self.duplicates: list[str] = []
+_MAX_NODES = 1_000_000  # aliases can expand a small file exponentially ("billion laughs")
+_ANCHOR = re.compile(r"&([^\s,\[\]{}]+)")
 
-    def convert(self, node: Node, depth: int) -> Any:
-        if depth > 1000:
-            raise YamlError("yaml: exceeded max depth of 10000")
+
+class _Converter:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.duplicates: list[str] = []
+        self.open: set[int] = set()  # collection nodes being converted: an alias back to one is a cycle
+        self.visited = 0
+
+    def convert(self, node: Node) -> Any:
+        self.visited += 1
+        if self.visited > _MAX_NODES:
+            raise YamlError("yaml: document contains excessive aliasing")
         if isinstance(node, ScalarNode):
             return self._scalar(node)
-        if isinstance(node, SequenceNode):
-            return [self.convert(child, depth + 1) for child in node.value]
-        return self._mapping(node, depth)
+        if id(node) in self.open:
+            anchor = _ANCHOR.match(self.text, node.start_mark.index)
+            raise YamlError(f"yaml: anchor '{anchor.group(1) if anchor else '?'}' value contains itself")
+        self.open.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                return [self.convert(child) for child in node.value]
+            return self._mapping(node)
+        finally:
+            self.open.discard(id(node))
 
     def _scalar(self, node: ScalarNode) -> Any:
         if node.tag == _PLAIN:
@@ -254,33 +277,33 @@ class _Converter:
             return value if isinstance(value, int | float | bool) else node.value
         return node.value
 
-    def _mapping(self, node: MappingNode, depth: int) -> dict[str, Any]:
+    def _mapping(self, node: MappingNode) -> dict[str, Any]:
         raw: dict[tuple[str, Any], Any] = {}
-        self._fill(node, raw, depth)
+        self._fill(node, raw)
         converted = ((_go_key(key, value), value) for (_kind, key), value in raw.items())
         return dict(sorted(converted, key=lambda pair: pair[0]))
 
-    def _fill(self, node: MappingNode, out: dict[tuple[str, Any], Any], depth: int) -> None:
+    def _fill(self, node: MappingNode, out: dict[tuple[str, Any], Any]) -> None:
         for key_node, value_node in node.value:
             if isinstance(key_node, ScalarNode) and (
                 (key_node.tag == _PLAIN and key_node.value == "<<") or key_node.tag == _MERGE
             ):
-                self._merge(value_node, out, depth)
+                self._merge(value_node, out)
                 continue
-            key = self.convert(key_node, depth + 1)
+            key = self.convert(key_node)
             if isinstance(key, list | dict):
                 raise YamlError(f"yaml: invalid map key: {key!r}")
-            value = self.convert(value_node, depth + 1)
+            value = self.convert(value_node)
             typed = (type(key).__name__, id(key_node) if isinstance(key, float) and math.isnan(key) else key)
             if typed in out:
                 line = value_node.start_mark.line + 1
                 self.duplicates.append(f"line {line}: key {_go_key_literal(key)} already set in map")
             out[typed] = value
 
-    def _merge(self, node: Node, out: dict[tuple[str, Any], Any], depth: int) -> None:
+    def _merge(self, node: Node, out: dict[tuple[str, Any], Any]) -> None:
         """go-yaml v2 merge (`<<: *anchor` or a list of anchors), applied where it appears."""
         sources = list(reversed(node.value)) if isinstance(node, SequenceNode) else [node]
         for source in sources:
             if not isinstance(source, MappingNode):
                 raise YamlError("yaml: map merge requires map or sequence of maps as the value")
-            self._fill(source, out, depth + 1)
+            self._fill(source, out)
