@@ -307,6 +307,8 @@ def test_load_policy_takes_text_or_a_path(tmp_path: Path) -> None:
     assert load_policy(path).policy.rules[0].level == "Metadata"
     assert load_policy(policy(DEFAULT)).source is None
     assert load_policy_file(path).policy is not None
+    assert "no such file or directory" in load_policy(str(tmp_path / "absent.yaml")).errors[0]
+    assert not load_policy('{"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [{"level": "None"}]}').refused
 
 
 @pytest.mark.parametrize(

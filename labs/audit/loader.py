@@ -88,12 +88,16 @@ class PolicyResult:
 
 
 def load_policy(text_or_path: str | os.PathLike[str]) -> PolicyResult:
-    """Load a policy from a path (a `Path`, or a one-line string naming an existing file) or from its text."""
-    if isinstance(text_or_path, os.PathLike):
-        return load_policy_file(text_or_path)
-    if "\n" not in text_or_path and text_or_path.strip() and Path(text_or_path).exists():
+    """Load a policy from a path (a `Path`, or a one-line string that looks like a path) or from its text."""
+    if isinstance(text_or_path, os.PathLike) or looks_like_path(text_or_path):
         return load_policy_file(text_or_path)
     return load_policy_text(text_or_path)
+
+
+def looks_like_path(text: str) -> bool:
+    """One line, not JSON/YAML flow, no `key: value`: a file name (existing or not) rather than a document."""
+    stripped = text.strip()
+    return bool(stripped) and "\n" not in stripped and not stripped.startswith(("{", "[")) and ": " not in stripped
 
 
 def load_policy_file(path: str | os.PathLike[str]) -> PolicyResult:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from labs.audit import goyaml
+from labs.audit.loader import looks_like_path
 
 BOOL_FLAGS = frozenset(
     (
@@ -117,7 +118,7 @@ def parse_manifest(path_or_text: str | os.PathLike[str]) -> ApiserverManifest:
     not a Pod the kubelet could read."""
     source: str | None = None
     text = os.fspath(path_or_text)
-    if isinstance(path_or_text, os.PathLike) or ("\n" not in text and Path(text).is_file()):
+    if isinstance(path_or_text, os.PathLike) or looks_like_path(text):
         source = text
         try:
             text = Path(source).read_text(encoding="utf-8", errors="replace")
