@@ -6,7 +6,7 @@ harness is not part of this repository. Each line: the policy text, requests, an
 load error (null: accepted), the strict-decoding warning it logs before falling back to lenient decoding, the
 number of rules, and per request the level, omitStages, the index of the first matching rule and omitManagedFields.
 Cases: decoding corner cases, the upstream validation/reader/checker test vectors, the docs example policy on random
-requests, and random policies on random requests.
+requests, random policies on random requests, and random typos in a small policy.
 """
 
 from __future__ import annotations

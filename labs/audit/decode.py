@@ -136,10 +136,13 @@ def _decode(text: str) -> Decoded:
     if (group, version, kind) != (AUDIT_GROUP, "v1", "Policy"):
         go_type = _OTHER_KINDS.get((group, version), {}).get(kind)
         gv = f"{group}/{version}" if group else version
+        where = (
+            f"the internal version of group {_quote(group)}" if version == INTERNAL_VERSION else f"version {_quote(gv)}"
+        )
         result.fatal = (
             f"converting ({go_type}) to (audit.Policy): unknown conversion"
             if go_type
-            else f"no kind {_quote(kind)} is registered for version {_quote(gv)} in scheme {_quote(SCHEME_NAME)}"
+            else f"no kind {_quote(kind)} is registered for {where} in scheme {_quote(SCHEME_NAME)}"
         )
         return result
     fields, state = decode_policy(document)

@@ -124,7 +124,7 @@ def load(text: str) -> YamlDocument:
     return YamlDocument(value=value, duplicates=converter.duplicates)
 
 
-_ALIAS = re.compile(r"\*([^\s,\[\]{}]+)")
+_ALIAS = re.compile(r"\*([0-9A-Za-z_-]+)")  # libyaml's anchor characters
 
 
 def _first_node(loader_class: type, text: str) -> Node | None:
@@ -223,6 +223,18 @@ def _format_float32(value: float) -> str:
     return mantissa
 
 
+def _go_sharp_v(value: Any) -> str:
+    """fmt's %#v of a value go-yaml decoded into interface{} (maps print with sorted keys)."""
+    if isinstance(value, dict):
+        items = ",".join(f"{_go_sharp_v(key)}:{_go_sharp_v(item)}" for key, item in sorted(value.items()))
+        return "map[interface {}]interface {}{" + items + "}"
+    if isinstance(value, list):
+        return "[]interface {}{" + ", ".join(_go_sharp_v(item) for item in value) + "}"
+    if value is None:
+        return "interface {}(nil)"
+    return _go_key_literal(value)
+
+
 def _go_key_literal(key: Any) -> str:
     """The %#v rendering go-yaml uses in `key %#v already set in map`."""
     if isinstance(key, str):
@@ -237,7 +249,7 @@ def _go_key_literal(key: Any) -> str:
 
 
 _MAX_NODES = 1_000_000  # aliases can expand a small file exponentially ("billion laughs")
-_ANCHOR = re.compile(r"&([^\s,\[\]{}]+)")
+_ANCHOR = re.compile(r"&([0-9A-Za-z_-]+)")
 
 
 class _Converter:
@@ -292,7 +304,7 @@ class _Converter:
                 continue
             key = self.convert(key_node)
             if isinstance(key, list | dict):
-                raise YamlError(f"yaml: invalid map key: {key!r}")
+                raise YamlError(f"yaml: invalid map key: {_go_sharp_v(key)}")
             value = self.convert(value_node)
             typed = (type(key).__name__, id(key_node) if isinstance(key, float) and math.isnan(key) else key)
             if typed in out:
