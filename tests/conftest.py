@@ -22,10 +22,11 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.get_closest_marker("testbed"):
-            item.add_marker(pytest.mark.usefixtures("testbed"))
+@pytest.fixture(autouse=True)
+def _testbed_for_marked_tests(request: pytest.FixtureRequest) -> None:
+    """Tests marked `testbed` get the running testbed without naming the fixture."""
+    if request.node.get_closest_marker("testbed"):
+        request.getfixturevalue("testbed")
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ exits, its output appended to a log file. PID 1 here is not systemd, so the test
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -57,13 +58,27 @@ def stop(name: str, run_dir: Path, timeout: float = 20.0) -> bool:
     os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
+        if not _group_alive(pid):
             return True
         time.sleep(0.1)
     os.killpg(pid, signal.SIGKILL)
     return True
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group still runs. Zombies do not count; our own exited children are reaped."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pgid, os.WNOHANG)
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def _supervise(name: str, logfile: Path, argv: list[str]) -> int:
