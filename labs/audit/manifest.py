@@ -141,7 +141,7 @@ def parse_manifest(path_or_text: str | os.PathLike[str]) -> ApiserverManifest:
     problems: list[str] = []
     warnings: list[str] = []
     argv = _argv(container, f"spec.containers[{index}]", problems)
-    flag_items = _parse_flags(argv[1:] if argv else [], problems)
+    flag_items = parse_flags(argv[1:] if argv else [], problems)
     volumes = _volumes(spec.get("volumes"), problems, warnings)
     mounts = _mounts(container.get("volumeMounts"), f"spec.containers[{index}].volumeMounts", volumes, problems,
                      warnings)  # fmt: skip
@@ -172,8 +172,9 @@ def _argv(container: dict[str, Any], where: str, problems: list[str]) -> list[st
     )
 
 
-def _parse_flags(args: list[str], problems: list[str]) -> list[tuple[str, str]]:
-    """pflag's long-flag parsing of kube-apiserver's argv (after the program name)."""
+def parse_flags(args: list[str], problems: list[str]) -> list[tuple[str, str]]:
+    """pflag's long-flag parsing of kube-apiserver's argv (after the program name): (name, value) in order; what
+    would make the apiserver exit is appended to `problems`."""
     items: list[tuple[str, str]] = []
     positional: list[str] = []
     i = 0
