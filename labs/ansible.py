@@ -44,14 +44,17 @@ def _environment() -> dict[str, str]:
 
 
 def _failure(event: dict) -> str | None:
-    if event.get("event") not in ("runner_on_failed", "runner_on_unreachable"):
+    if event.get("event") not in ("runner_on_failed", "runner_on_unreachable", "runner_item_on_failed"):
         return None
     data = event.get("event_data", {})
     if data.get("ignore_errors"):
         return None
     result = data.get("res", {})
     message = result.get("msg") or result.get("stderr") or result.get("reason") or "failed"
-    return f"{data.get('host', '?')}: task '{data.get('task', '?')}': {str(message).strip()[:500]}"
+    if message == "One or more items failed":
+        return None  # each item's failure was reported on its own
+    item = f" (item {result['item']})" if isinstance(result.get("item"), str | int) else ""
+    return f"{data.get('host', '?')}: task '{data.get('task', '?')}'{item}: {str(message).strip()[:500]}"
 
 
 def task_name(event: dict) -> str | None:

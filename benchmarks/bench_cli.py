@@ -1,0 +1,147 @@
+"""Benchmark the lab command; results as ratios against baselines measured in the same run.
+
+    .venv/bin/python benchmarks/bench_cli.py [--append docs/benchmarks.md] [--no-testbed]
+
+1. `lab --help` and `lab list` wall time (goal < 0.3 s), against the bare interpreter start (`python -c pass`).
+2. `lab check` of scenario 01 against the same criteria checked by one kubectl process each (goal: lab >= 5x
+   faster), both on the testbed, on the solved attempt (every criterion runs its probes).
+3. `lab start 1` on the testbed (goal < 10 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+LAB = str(Path(sys.executable).parent / "lab")
+SEED = 424242
+
+
+def wall(argv: list[str], env: dict | None = None, expect: tuple[int, ...] = (0,)) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if result.returncode not in expect:
+        raise SystemExit(f"{' '.join(argv)} exited {result.returncode}: {result.stderr[-2000:]}")
+    return elapsed
+
+
+def median_of(argv: list[str], repeat: int, **kwargs) -> float:
+    return statistics.median(wall(argv, **kwargs) for _ in range(repeat))
+
+
+def bench_startup(repeat: int = 15) -> dict[str, float]:
+    baseline = median_of([sys.executable, "-c", "pass"], repeat)
+    help_time = median_of([LAB, "--help"], repeat)
+    list_time = median_of([LAB, "list"], repeat)
+    return {
+        "python -c pass s": baseline,
+        "lab --help s": help_time,
+        "lab list s": list_time,
+        "ratio lab list / python": list_time / baseline,
+    }
+
+
+def kubectl_binary() -> str:
+    pinned = Path.home() / ".cache/cks-lab/bin/current/kubectl"
+    return str(pinned) if pinned.exists() else shutil.which("kubectl") or "kubectl"
+
+
+def kubectl_criteria(kubeconfig: str, params: dict) -> list[list[str]]:
+    """The criteria of graders/test_01_immutable_pod.py, one kubectl process each (per container for probes)."""
+    pod, ns = params["pod"], params["namespace"]
+    get = [kubectl_binary(), "--kubeconfig", kubeconfig, "-n", ns, "get", "pod", pod, "-o"]
+    execute = [kubectl_binary(), "--kubeconfig", kubeconfig, "-n", ns, "exec", pod, "-c"]
+    return [
+        [*get, "jsonpath={.spec.containers[*].name} {.spec.containers[*].image}"],
+        [*get, "jsonpath={..securityContext.readOnlyRootFilesystem}"],
+        [*get, "jsonpath={..securityContext.privileged}"],
+        [*get, "jsonpath={..securityContext.allowPrivilegeEscalation}"],
+        [*get, 'jsonpath={.status.phase} {.status.conditions[?(@.type=="Ready")].status}'],
+        [*execute, "nginx", "--", "sh", "-c", "echo ran; : > /.probe"],
+        [*execute, params["sidecar"], "--", "sh", "-c", "echo ran; : > /.probe"],
+        [*execute, "nginx", "--", "sh", "-c", "echo ran; : > /var/cache/nginx/.p && : > /var/run/.p"],
+        [kubectl_binary(), "--kubeconfig", kubeconfig, "get", "--raw", f"/api/v1/namespaces/{ns}/pods/{pod}:80/proxy/"],
+        [*get, "jsonpath={.spec.volumes[*].hostPath}"],
+    ]
+
+
+def bench_testbed(repeat: int = 5) -> dict[str, float]:
+    from labs.targets import resolve
+
+    target = resolve("testbed")
+    target.kube.ping()
+    state = tempfile.mkdtemp(prefix="bench-lab-state-")
+    env = {**os.environ, "CKS_LAB_STATE": state}
+    start_times = [
+        wall([LAB, "--target", "testbed", "start", "1", "--seed", str(SEED), "--force"], env=env) for _ in range(3)
+    ]
+    wall([LAB, "solution", "--apply"], env=env)
+    params = json.loads(subprocess.run([LAB, "status", "--json"], env=env, capture_output=True, text=True).stdout)[
+        "params"
+    ]
+    criteria = kubectl_criteria(str(target.kubeconfig), params)
+
+    def kubectl_all() -> float:
+        return sum(wall(argv, expect=(0, 1, 2)) for argv in criteria)
+
+    kubectl_time = statistics.median(kubectl_all() for _ in range(repeat))
+    check_time = median_of([LAB, "check", "--json"], repeat, env=env)
+    wall([LAB, "reset", "--clean"], env=env)
+    shutil.rmtree(state, ignore_errors=True)
+    return {
+        "lab start 1 s (median of 3)": statistics.median(start_times),
+        "lab check s": check_time,
+        f"baseline: {len(criteria)} kubectl processes s": kubectl_time,
+        "ratio kubectl / lab check (speed-up)": kubectl_time / check_time,
+    }
+
+
+def markdown(results: dict[str, float], testbed: bool) -> str:
+    lines = [
+        f"## lab command (engine) ({date.today()}, Python {platform.python_version()}, {platform.machine()})",
+        "",
+        "`benchmarks/bench_cli.py`; medians of repeated runs; baselines measured in the same run: the bare "
+        "interpreter start for the CLI, and for `lab check` the same criteria of scenario 01 checked by one "
+        "kubectl process each (kubectl get/exec/get --raw), on the same testbed pod.",
+        "",
+        "| measurement | value |",
+        "|---|---|",
+    ]
+    lines += [f"| {name} | {value:.3f} |" for name, value in results.items()]
+    lines += ["", "Goals: lab --help and lab list < 0.3 s; lab check >= 5x faster than kubectl per criterion; "]
+    lines[-1] += "lab start on the testbed < 10 s." + ("" if testbed else " (testbed part not run)")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--append", type=Path, help="append the results as a section to this markdown file")
+    parser.add_argument("--no-testbed", action="store_true", help="only the CLI start-up part")
+    args = parser.parse_args()
+    results = bench_startup()
+    if not args.no_testbed:
+        results |= bench_testbed()
+    text = markdown(results, not args.no_testbed)
+    print(text)
+    if args.append:
+        with args.append.open("a") as handle:
+            handle.write("\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
