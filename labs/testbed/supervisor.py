@@ -32,6 +32,9 @@ def start(name: str, argv: list[str], run_dir: Path, log_dir: Path, env: dict[st
         cwd="/",
     )
     (run_dir / f"{name}.pid").write_text(f"{process.pid}\n")
+    deadline = time.monotonic() + 5
+    while pid_of(name, run_dir) is None and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the child has exec'd the supervisor: pid_of() recognises it by its command line
     return process.pid
 
 
