@@ -15,7 +15,6 @@ import json
 import platform
 import random
 import sys
-import time
 from datetime import date
 from pathlib import Path
 
@@ -23,6 +22,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from benchlib import best_of, publish  # noqa: E402
 
 from labs.audit import load_policy_text, request_from_dict  # noqa: E402
 from labs.audit.evaluate import why_not  # noqa: E402
@@ -84,15 +85,6 @@ def make_requests(count: int, seed: int = 1) -> list[dict]:
         requests.append({**base, "apiGroup": group, "resource": resource, "subresource": rnd.choice(SUBRESOURCES),
                          "namespace": rnd.choice(NAMESPACES), "name": rnd.choice(["", "web", "db"])})  # fmt: skip
     return requests
-
-
-def best_of(fn, repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def bench_eval(count: int) -> dict[str, float]:
@@ -161,10 +153,7 @@ def main() -> int:
         f"{table(results)}\n\n"
         f"Goal: >= 50,000 requests evaluated per second: {'met' if rate >= 50_000 else 'NOT met'} ({rate:,.0f}/s).\n"
     )
-    print(section)
-    if args.append:
-        with args.append.open("a", encoding="utf-8") as out:
-            out.write("\n" + section)
+    publish(section, args.append)
     return 0
 
 

@@ -20,19 +20,12 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchlib import best_of, publish  # noqa: E402
+
 from labs.falco import load_rules  # noqa: E402
 from labs.falco.behaviours import BEHAVIOURS  # noqa: E402
 
 RULES = REPO.parent / "shared" / "data" / "falco" / "falco_rules.yaml"
-
-
-def best_of(fn, repeat: int = 7) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def bench_load() -> dict[str, float]:
@@ -40,8 +33,8 @@ def bench_load() -> dict[str, float]:
     cold_start = time.perf_counter()
     load_rules([RULES])  # the first load also builds the lark parser
     cold = time.perf_counter() - cold_start
-    baseline = best_of(lambda: yaml.safe_load(text))
-    ours = best_of(lambda: load_rules([RULES]))
+    baseline = best_of(lambda: yaml.safe_load(text), 7)
+    ours = best_of(lambda: load_rules([RULES]), 7)
     return {"yaml.safe_load s": baseline, "load_rules s": ours, "load_rules incl. grammar build s": cold,
             "ratio": ours / baseline}  # fmt: skip
 
@@ -98,10 +91,7 @@ def main() -> int:
         "",
     ]
     text = "\n".join(lines)
-    print(text)
-    if args.append:
-        with args.append.open("a") as out:
-            out.write("\n" + text)
+    publish(text, args.append)
     return 0
 
 
