@@ -189,7 +189,10 @@ def describe_containers(kube: Kube, pod: Any) -> list[str]:
             text = f"{kind} {status.name}: running but not ready"
         last = status.last_state and status.last_state.terminated
         if last or state.terminated:
-            log = last_log_line(kube, pod, status.name, previous=bool(last))
+            # the crashed run's log: the previous one once restarted, else the current one
+            log = last_log_line(kube, pod, status.name, previous=bool(last)) or last_log_line(
+                kube, pod, status.name, previous=not last
+            )
             if log:
                 text += f" (log: {log})"
         lines.append(text)

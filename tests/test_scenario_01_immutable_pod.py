@@ -185,7 +185,7 @@ def test_read_only_root_without_emptydirs_fails_because_nginx_crashes(lab):
     assert _failed(report) == BEHAVIOUR
     message = _message(report, "test_pod_is_running_and_ready")
     assert "not Running and Ready" in message and "container nginx" in message
-    assert "Read-only file system" in message, "the crash reason from nginx's log is shown"
+    assert "Read-only file system" in message, f"the crash reason from nginx's log is shown: {message}"
 
 
 def test_privileged_sidecar_fails_on_privileged(lab):
