@@ -185,3 +185,23 @@ def test_the_kube_fixture_reports_an_unreachable_cluster_as_could_not_grade(tmp_
 def test_a_missing_grader_is_an_error(tmp_path, missing):
     report = grade(tmp_path / missing, GradingContext("97-x", 1, {}, SimpleNamespace()))
     assert report.verdict == "error" and "no grader" in report.problems[0]
+
+
+def test_a_students_broken_yaml_is_a_failed_criterion_naming_the_problem(tmp_path):
+    report = _grade(
+        tmp_path,
+        """
+        from labs.grading.files import parse_yaml, parse_yaml_documents
+
+        def test_policy_parses():
+            '''The policy file parses'''
+            parse_yaml("rules:\\n  - level: Metadata\\n   bad: [", "/etc/kubernetes/audit/policy.yaml")
+
+        def test_manifests_parse():
+            '''The manifests parse'''
+            assert len(parse_yaml_documents("a: 1\\n---\\nb: 2\\n---\\n", "pod.yaml")) == 2
+        """,
+    )
+    broken, fine = report.checks
+    assert broken.status == "fail" and fine.status == "pass"
+    assert broken.message.startswith("/etc/kubernetes/audit/policy.yaml line 3, column 4: cannot be parsed as YAML")
