@@ -191,7 +191,7 @@ def describe_containers(kube: Kube, pod: Any) -> list[str]:
         if last or state.terminated:
             # the crashed run's log: the previous one once restarted, else the current one
             log = last_log_line(kube, pod, status.name, previous=bool(last)) or last_log_line(
-                kube, pod, status.name, previous=not last
+                kube, pod, status.name, previous=not last, attempts=1
             )
             if log:
                 text += f" (log: {log})"
@@ -199,20 +199,26 @@ def describe_containers(kube: Kube, pod: Any) -> list[str]:
     return lines
 
 
-def last_log_line(kube: Kube, pod: Any, container: str, previous: bool) -> str:
-    """The last non-empty log line of a container (of its previous run when `previous`), or ''."""
+def last_log_line(kube: Kube, pod: Any, container: str, previous: bool, attempts: int = 4) -> str:
+    """The last non-empty log line of a container (of its previous run when `previous`), or ''. Right after a
+    container exits the kubelet may not serve its log yet: ask again a few times."""
     from kubernetes.client.exceptions import ApiException
 
-    try:
-        text = kube.core.read_namespaced_pod_log(
-            pod.metadata.name,
-            pod.metadata.namespace,
-            container=container,
-            previous=previous,
-            tail_lines=5,
-            _request_timeout=REQUEST_TIMEOUT,
-        )
-    except ApiException:
-        return ""
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
-    return lines[-1][:300] if lines else ""
+    for attempt in range(attempts):
+        try:
+            text = kube.core.read_namespaced_pod_log(
+                pod.metadata.name,
+                pod.metadata.namespace,
+                container=container,
+                previous=previous,
+                tail_lines=5,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        except ApiException:
+            text = ""
+        lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+        if lines and not lines[-1].startswith("unable to retrieve container logs"):
+            return lines[-1][:300]
+        if attempt + 1 < attempts:
+            time.sleep(0.5)
+    return ""

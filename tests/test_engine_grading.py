@@ -205,3 +205,13 @@ def test_a_students_broken_yaml_is_a_failed_criterion_naming_the_problem(tmp_pat
     broken, fine = report.checks
     assert broken.status == "fail" and fine.status == "pass"
     assert broken.message.startswith("/etc/kubernetes/audit/policy.yaml line 3, column 4: cannot be parsed as YAML")
+
+
+def test_only_the_selected_criteria_are_reported_and_none_counts_unrun(tmp_path):
+    (tmp_path / "conftest.py").write_text(CONFTEST)
+    grader = tmp_path / "test_96_select.py"
+    grader.write_text(
+        "def test_alpha():\n    '''Alpha'''\n    assert False, 'no'\n\ndef test_beta():\n    '''Beta'''\n"
+    )
+    report = grade(grader, GradingContext("96-select", 1, {}, SimpleNamespace()), keyword="beta")
+    assert [(c.id, c.status) for c in report.checks] == [("test_beta", "pass")]

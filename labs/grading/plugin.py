@@ -89,6 +89,7 @@ class GradingPlugin:
     def __init__(self, context: GradingContext) -> None:
         self.context = context
         self.checks: dict[str, Check] = {}
+        self.judged: set[str] = set()  # criteria with a failure or error (the first one is what counts)
         self.problems: list[str] = []
 
     def _server(self) -> str:
@@ -99,10 +100,12 @@ class GradingPlugin:
     def pytest_configure(self, config: pytest.Config) -> None:
         config.stash[CONTEXT_KEY] = self.context
 
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        for item in items:
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # session.items: after -k deselection. Until a criterion has run and passed it counts as not judged.
+        for item in session.items:
             title = criterion_title(item, self.context.params)
-            self.checks[item.nodeid] = Check(id=item.name, title=title, points=criterion_points(item))
+            check = Check(item.name, title, criterion_points(item), "error", "not judged: the grading stopped before")
+            self.checks[item.nodeid] = check
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -113,8 +116,13 @@ class GradingPlugin:
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Any:
         report = yield
         check = self.checks.get(item.nodeid)
-        if check is not None and check.passed and call.excinfo is not None:
+        if check is None or item.nodeid in self.judged:
+            return report
+        if call.excinfo is not None:
             check.status, check.message = classify(call.excinfo, self._server())
+            self.judged.add(item.nodeid)
+        elif call.when == "call":
+            check.status, check.message = "pass", ""
         return report
 
 
