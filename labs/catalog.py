@@ -132,6 +132,7 @@ class Catalog:
 
     def __init__(self, root: Path = SCENARIOS_DIR) -> None:
         self.root = root
+        self.invalid: list[ScenarioError] = []
 
     def directories(self) -> list[Path]:
         """The scenario folders (NN-slug)."""
@@ -141,8 +142,14 @@ class Catalog:
 
     @cached_property
     def scenarios(self) -> list[Scenario]:
-        """All scenarios; raises ScenarioError at the first invalid one (`lab validate` reports them all)."""
-        return sorted((load(d) for d in self.directories()), key=lambda s: s.spec.number)
+        """The valid scenarios; invalid ones are kept aside in `invalid` (`lab validate` reports them)."""
+        valid = []
+        for directory in self.directories():
+            try:
+                valid.append(load(directory))
+            except ScenarioError as error:
+                self.invalid.append(error)
+        return sorted(valid, key=lambda s: s.spec.number)
 
     def find(self, wanted: str) -> Scenario:
         """A scenario by number (`1`, `01`), slug (`immutable-pod`) or id (`01-immutable-pod`)."""
@@ -151,6 +158,12 @@ class Catalog:
             by_number = wanted.isdigit() and int(wanted) == scenario.spec.number
             if by_number or wanted in (scenario.id, scenario.spec.slug):
                 return scenario
+        for error in self.invalid:
+            number, _, slug = error.path.parent.name.partition("-")
+            if wanted in (error.path.parent.name, slug) or (
+                wanted.isdigit() and number.isdigit() and int(wanted) == int(number)
+            ):
+                raise error
         names = [s.id for s in self.scenarios] + [s.spec.slug for s in self.scenarios]
         close = difflib.get_close_matches(wanted, names, n=3, cutoff=0.4)
         by_id = {s.spec.slug: s.id for s in self.scenarios}

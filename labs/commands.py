@@ -71,6 +71,8 @@ def cmd_list(args: argparse.Namespace, catalog: Catalog) -> int:
         output.print_json(rows)
     else:
         output.scenarios_table(rows)
+    for error in catalog.invalid:
+        output.error(f"skipped {error.path.parent.name}: invalid scenario.yaml (lab validate says why)")
     return 0
 
 

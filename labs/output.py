@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from labs.grading.report import Report
     from labs.state import Attempt
 
+PIPE_WIDTH = 200
 STATUS_STYLES = {"pass": "green", "fail": "red", "error": "yellow"}
 
 
@@ -22,7 +23,10 @@ def console(stderr: bool = False) -> Console:
     """A rich console: colour and markup only when writing to a terminal (and NO_COLOR unset)."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    out = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not out.is_terminal:
+        out.width = PIPE_WIDTH  # a file or a pipe: long lines stay whole
+    return out
 
 
 def print_json(data: Any) -> None:

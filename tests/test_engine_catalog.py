@@ -42,7 +42,7 @@ def test_the_repository_catalog_loads_and_finds_scenario_01_every_way():
 def test_an_unknown_scenario_suggests_the_closest_names():
     with pytest.raises(UnknownScenario) as raised:
         Catalog().find("imutable-pod")
-    assert raised.value.suggestions == ["01-immutable-pod"]
+    assert raised.value.suggestions[0] == "01-immutable-pod"
     assert "did you mean 01-immutable-pod" in str(raised.value)
 
 
@@ -90,3 +90,13 @@ def test_catalog_is_ordered_by_number(tmp_path):
     _scenario(tmp_path, "07-demo-task", VALID)
     _scenario(tmp_path, "02-demo-two", VALID.replace("number: 7", "number: 2").replace("demo-task", "demo-two"))
     assert [s.id for s in Catalog(tmp_path).scenarios] == ["02-demo-two", "07-demo-task"]
+
+
+def test_an_invalid_scenario_is_set_aside_and_named_when_asked_for(tmp_path):
+    _scenario(tmp_path, "07-demo-task", VALID)
+    _scenario(tmp_path, "08-broken", VALID.replace("number: 7", "number: 8").replace("points: 3", "points: x"))
+    catalog = Catalog(tmp_path)
+    assert [s.id for s in catalog.scenarios] == ["07-demo-task"]
+    assert [e.path.parent.name for e in catalog.invalid] == ["08-broken"]
+    with pytest.raises(ScenarioError, match="points"):
+        catalog.find("8")
