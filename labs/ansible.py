@@ -37,10 +37,16 @@ class PlaybookResult:
         return self.status == "successful" and self.rc == 0
 
 
+def path_with_ansible() -> str:
+    """PATH with the directory of this interpreter first: ansible-playbook and ansible-inventory sit there, in a
+    virtualenv that need not be activated."""
+    tools = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    return path if path.split(os.pathsep)[0] == tools else f"{tools}{os.pathsep}{path}"
+
+
 def _environment() -> dict[str, str]:
-    # ansible-playbook sits next to this interpreter in a virtualenv that need not be activated.
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    return {**ANSIBLE_ENV, "PATH": path}
+    return {**ANSIBLE_ENV, "PATH": path_with_ansible()}
 
 
 def _failure(event: dict) -> str | None:

@@ -69,10 +69,21 @@ class Target:
         return path
 
     def host(self, name: str) -> Any:
-        """A pytest-testinfra host for node `name` of the inventory (controlplane, node01, ...)."""
+        """A pytest-testinfra host for node `name` of the inventory (controlplane, node01, ...); TargetError when
+        it cannot be reached."""
         import testinfra
 
-        return testinfra.get_host(f"ansible://{name}", ansible_inventory=str(self.inventory_file()))
+        from labs.ansible import path_with_ansible
+
+        os.environ["PATH"] = path_with_ansible()  # testinfra runs ansible-inventory and ansible from PATH
+        host = testinfra.get_host(f"ansible://{name}", ansible_inventory=str(self.inventory_file()))
+        try:
+            result = host.run("true")
+        except Exception as error:  # testinfra reports a broken inventory or connection in many ways
+            raise TargetError(f"node {name} of target {self.name}: {str(error).strip()[:300]}") from None
+        if result.rc != 0:
+            raise TargetError(f"node {name} of target {self.name} is unreachable: {result.stderr.strip()[:300]}")
+        return host
 
 
 def _local_inventory(kubeconfig: Path) -> dict:
