@@ -3,8 +3,11 @@ its containers, and read effective security settings."""
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
+from labs.errors import CannotGrade
 from labs.k8s import Kube, describe_containers, pod_is_ready, wait_for_pod
 
 SETTLE_SECONDS = 60
@@ -38,3 +41,46 @@ def security_setting(container: Any, field: str) -> bool | None:
     """A field of the container's securityContext (None when unset)."""
     context = container.security_context
     return None if context is None else getattr(context, field)
+
+
+def mutability(pod: Any) -> list[str]:
+    """Why the pod is not immutable: one entry per container (init containers included) that runs privileged or
+    whose root filesystem is writable (readOnlyRootFilesystem unset or false). Empty for an immutable pod."""
+    problems = []
+    for kind, container in containers(pod):
+        if security_setting(container, "privileged") is True:
+            problems.append(f"{kind} {container.name} is privileged")
+        read_only = security_setting(container, "read_only_root_filesystem")
+        if read_only is not True:
+            setting = "unset" if read_only is None else "false"
+            problems.append(f"{kind} {container.name} has a writable root (readOnlyRootFilesystem {setting})")
+    return problems
+
+
+def settled_pods(kube: Kube, namespace: str, timeout: float = SETTLE_SECONDS) -> dict[str, Any]:
+    """The pods of a namespace by name, once none of them is terminating any more (or the timeout passed): a pod
+    the student just deleted counts as deleted only when it is really gone, and a terminating one is not there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pods = kube.core.list_namespaced_pod(namespace, _request_timeout=15).items
+        terminating = [p for p in pods if p.metadata.deletion_timestamp is not None]
+        if not terminating or time.monotonic() >= deadline:
+            return {p.metadata.name: p for p in pods if p.metadata.deletion_timestamp is None}
+        time.sleep(1)
+
+
+ORIGINAL_PODS_ANNOTATION = "cks-lab/original-pods"
+
+
+def original_pod_uids(kube: Kube, namespace: str) -> dict[str, str]:
+    """Pod name -> uid of the pods a scenario's setup started, as setup recorded them in the namespace's annotation
+    `cks-lab/original-pods` (a JSON object). A pod of the same name with another uid was recreated by the student."""
+    found = kube.get(kube.core.read_namespace, namespace)
+    text = ((found and found.metadata.annotations) or {}).get(ORIGINAL_PODS_ANNOTATION, "")
+    try:
+        recorded = json.loads(text)
+    except ValueError:
+        recorded = None
+    if not isinstance(recorded, dict):
+        raise CannotGrade(f"namespace {namespace} lacks the annotation {ORIGINAL_PODS_ANNOTATION} setup writes")
+    return recorded
