@@ -1,0 +1,102 @@
+"""One attempt of a scenario on the testbed, for the tests that prove a grader: the `lab` command run with its own
+state directory, and the grader run in-process on the attempt (near-misses are graded without the CLI)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from labs import state
+from labs.catalog import Catalog
+from labs.grading.context import GradingContext
+from labs.grading.plugin import grade
+from labs.grading.report import Report
+from labs.targets import Target, resolve
+
+LAB = [sys.executable, "-m", "labs.cli"]
+
+
+class Attempt:
+    """A started scenario: run `lab` sub-commands, read the parameters, grade in-process."""
+
+    def __init__(self, number: int, seed: int, env: dict[str, str], target: Target) -> None:
+        self.seed = seed
+        self.env = env
+        self.target = target
+        self.scenario = Catalog().find(str(number))
+
+    @property
+    def kube(self):
+        return self.target.kube
+
+    def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        """`lab ARGS` with this attempt's state directory."""
+        return subprocess.run([*LAB, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
+
+    @property
+    def params(self) -> dict:
+        return state.load().current.params
+
+    def check(self) -> dict:
+        """`lab check --json` as a dict, with its exit code under `exit_code`."""
+        checked = self.run("check", "--json")
+        report = json.loads(checked.stdout)
+        report["exit_code"] = checked.returncode
+        return report
+
+    def grade(self) -> Report:
+        """The grader run in-process on the current state of the cluster."""
+        context = GradingContext(self.scenario.id, self.seed, self.params, self.target)
+        return grade(self.scenario.grader, context)
+
+    def grader_module(self) -> ModuleType:
+        """The grader imported as a module (for its pure functions, e.g. how parameters map to what setup did)."""
+        spec = importlib.util.spec_from_file_location(f"grader_{self.scenario.spec.number:02d}", self.scenario.grader)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    def solve(self) -> None:
+        """Apply the reference solution (`lab solution --apply`)."""
+        applied = self.run("solution", "--apply")
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+
+
+def failed(report: Report) -> set[str]:
+    """The ids of the criteria that failed (an error is never expected here)."""
+    assert report.verdict != "error", report.as_json()
+    return {check.id for check in report.checks if not check.passed}
+
+
+def message(report: Report, check_id: str) -> str:
+    """The message of one criterion."""
+    return next(check.message for check in report.checks if check.id == check_id)
+
+
+def failed_in(report: dict) -> set[str]:
+    """The ids of the failed criteria of a `lab check --json` report."""
+    return {check["id"] for check in report["checks"] if not check["passed"]}
+
+
+@contextmanager
+def started(number: int, seed: int, state_dir: Path) -> Iterator[Attempt]:
+    """`lab start NUMBER --seed SEED` on the testbed; `lab reset --clean` afterwards, whatever happened."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CKS_LAB_STATE", str(state_dir))
+        env = {**os.environ, "CKS_LAB_STATE": str(state_dir)}
+        attempt = Attempt(number, seed, env, resolve("testbed"))
+        try:
+            begun = attempt.run("--target", "testbed", "start", str(number), "--seed", str(seed), "--force")
+            assert begun.returncode == 0, begun.stdout + begun.stderr
+            yield attempt
+        finally:
+            attempt.run("reset", "--clean")
