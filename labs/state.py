@@ -89,10 +89,14 @@ def load() -> State:
 
 def save(state: State) -> None:
     """Write the state atomically (a crash leaves the old file or the new one, never half of one)."""
-    path = _state_file()
+    write_atomically(_state_file(), state.model_dump_json(indent=2))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that a crash leaves the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".state.", delete=False) as handle:
-        handle.write(state.model_dump_json(indent=2))
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.stem}.", delete=False) as handle:
+        handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(handle.name, path)

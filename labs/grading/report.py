@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
 
 Status = Literal["pass", "fail", "error"]
 EXIT_CODES = {"pass": 0, "fail": 1, "error": 2}
@@ -93,13 +96,22 @@ class Report:
         for name, value in (("seed", self.seed), ("score", self.score), ("max_score", self.max_score)):
             ET.SubElement(properties, "property", name=name, value=str(value))
         for check in self.checks:
-            case = ET.SubElement(suite, "testcase", classname=self.scenario, name=check.title)
-            ET.SubElement(ET.SubElement(case, "properties"), "property", name="points", value=str(check.points))
-            if check.status != "pass":
-                tag = "failure" if check.status == "fail" else "error"
-                ET.SubElement(case, tag, message=check.message).text = check.message
+            add_junit_case(suite, self.scenario, check)
         for problem in self.problems:
             case = ET.SubElement(suite, "testcase", classname=self.scenario, name="grader")
             ET.SubElement(case, "error", message=problem).text = problem
         path.parent.mkdir(parents=True, exist_ok=True)
         ET.ElementTree(root).write(path, encoding="unicode", xml_declaration=True)
+
+
+def add_junit_case(suite: Element, classname: str, check: Check) -> Element:
+    """A JUnit <testcase> for one criterion under `suite`: points as a property, a fail as <failure>, an error as
+    <error>, each with the criterion's message (shared by `lab check --junit` and the class reports)."""
+    from xml.etree import ElementTree as ET
+
+    case = ET.SubElement(suite, "testcase", classname=classname, name=check.title)
+    ET.SubElement(ET.SubElement(case, "properties"), "property", name="points", value=str(check.points))
+    if check.status != "pass":
+        tag = "failure" if check.status == "fail" else "error"
+        ET.SubElement(case, tag, message=check.message).text = check.message
+    return case
