@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from labs import __version__
 
 # Command groups owned by other parts of the project; each module exposes register(subparsers).
-COMMAND_GROUPS = ("labs.testbed.cli", "labs.falco.cli", "labs.audit.cli")
+COMMAND_GROUPS = ("labs.testbed.cli", "labs.falco.cli", "labs.audit.cli", "labs.classroom.cli", "labs.exam.cli")
 TARGET_KINDS = ("auto", "local", "testbed", "vagrant")
 
 
