@@ -1,0 +1,219 @@
+"""Scenario 02, a Falco rule for shells in containers: one test per criterion of the task.
+
+The node's Falco configuration and rules files are read and loaded the way Falco 0.42 does (labs.grading.falco);
+the student's list, macro and rule are judged by what they do on events built for this attempt's pod (its real
+container id, image, pod and namespace), with the configuration's rule_matching and priority. Where Falco runs,
+shells are also started in the pod for real and the alerts looked for in Falco's output.
+"""
+
+import pytest
+
+from labs.falco import Ruleset
+from labs.falco import behaviours as b
+from labs.falco.priorities import priority_name
+from labs.grading.falco import (
+    LOCAL_RULES,
+    ConfigError,
+    FalcoConfig,
+    HostFiles,
+    alerts,
+    container_of,
+    load_failure,
+    load_node_rules,
+    probe_rule,
+    read_config,
+)
+from labs.grading.falco_live import (
+    FalcoOutput,
+    exec_in_terminal,
+    exec_without_terminal,
+    is_alert_of,
+    require_falco,
+    wait_for_line,
+)
+from labs.grading.pods import require_pod
+from labs.k8s import Kube
+
+SHELLS = ("bash", "zsh", "ksh", "sh", "csh")
+NOT_LISTED = ("ash", "dash", "tcsh", "sshd", "cat", "nginx")
+PROBE = "cks-lab probe"
+
+
+@pytest.fixture(scope="module")
+def files(node):
+    return HostFiles(node("controlplane"))
+
+
+@pytest.fixture(scope="module")
+def config(files) -> FalcoConfig:
+    try:
+        return read_config(files)
+    except ConfigError as error:
+        pytest.fail(f"Falco would refuse to start: {error}", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def ruleset(files, config) -> Ruleset:
+    loaded = load_node_rules(files, config)
+    assert loaded.ok, load_failure(loaded)
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def rule(ruleset, params):
+    found = ruleset.rule(params["rule"])
+    assert found is not None, (
+        f"no rule named {params['rule']!r} is loaded; rules of {LOCAL_RULES}: "
+        f"{', '.join(repr(r.name) for r in ruleset.rules if r.file == LOCAL_RULES) or 'none'}"
+    )
+    return found
+
+
+@pytest.fixture(scope="module")
+def container(kube: Kube, params):
+    return container_of(require_pod(kube, params["namespace"], params["pod"]))
+
+
+def _probe(files, config, params, condition: str) -> Ruleset:
+    loaded = load_node_rules(files, config, extra={"cks-lab-probe.yaml": probe_rule(PROBE, condition)})
+    if not loaded.ok:
+        error = loaded.errors[0]
+        where = "" if error.file == "cks-lab-probe.yaml" else f" in {error.file}"
+        pytest.fail(f"`{condition}` cannot be evaluated{where}: {error.message}", pytrace=False)
+    return loaded
+
+
+def _fires(ruleset: Ruleset, name: str, event: dict) -> bool:
+    return any(m.rule == name for m in ruleset.evaluate(event, rule_matching="all"))
+
+
+def _shell_events(container) -> list[tuple[str, dict]]:
+    events = []
+    for shell in SHELLS:
+        events.append((f"kubectl exec -it ... -- {shell}", b.shell_in_container(shell=shell, container=container)))
+        events.append(
+            (f"kubectl exec ... -- {shell} -c ...", b.shell_in_container(shell=shell, container=container,
+                                                                         interactive=False))
+        )  # fmt: skip
+    return events
+
+
+@pytest.mark.points(1)
+def test_the_rules_load_together_with_the_default_rules(config, ruleset):
+    """Falco starts with falco_rules.local.yaml loaded after its default rules, without errors"""
+    loaded = ruleset.files
+    assert "/etc/falco/falco_rules.yaml" in loaded, (
+        f"Falco would not load its default rules /etc/falco/falco_rules.yaml (it loads: {', '.join(loaded)}; "
+        f"rules_files is set in {config.where('rules_files')})"
+    )
+    assert LOCAL_RULES in loaded, f"Falco would not load {LOCAL_RULES} (it loads: {', '.join(loaded)})"
+
+
+@pytest.mark.points(1)
+def test_the_rule_is_in_the_local_rules_file(rule):
+    """Rule "{rule}" is defined in /etc/falco/falco_rules.local.yaml"""
+    assert rule.file == LOCAL_RULES, f"rule {rule.name!r} is defined in {rule.file}, expected {LOCAL_RULES}"
+
+
+@pytest.mark.points(1)
+def test_the_list_holds_exactly_the_five_shells(files, config, params):
+    """List {list} holds bash, zsh, ksh, sh and csh, and nothing else"""
+    name = params["list"]
+    probe = _probe(files, config, params, f"spawned_process and proc.name in ({name})")
+    spawned = {p: b.process_in_container(p) for p in SHELLS + NOT_LISTED}
+    matched = {p for p, event in spawned.items() if _fires(probe, PROBE, event)}
+    if not matched:
+        pytest.fail(f"list {name} is not defined in a rules file Falco loads (or is empty)", pytrace=False)
+    missing, extra = [s for s in SHELLS if s not in matched], sorted(matched - set(SHELLS))
+    assert not missing and not extra, (
+        f"list {name}: missing {', '.join(missing) or 'nothing'}, not asked for {', '.join(extra) or 'nothing'}"
+    )
+
+
+@pytest.mark.points(1)
+def test_the_macro_is_true_in_containers_and_false_on_the_host(files, config, params, container):
+    """Macro {macro} is true for events in a container and false on the host"""
+    probe = _probe(files, config, params, f"spawned_process and {params['macro']}")
+    in_container = _fires(probe, PROBE, b.process_in_container("ls", container=container))
+    on_host = _fires(probe, PROBE, b.shell_on_host(shell="bash"))
+    assert in_container and not on_host, (
+        f"macro {params['macro']} is {str(in_container).lower()} for a process in container "
+        f"{container.name} of pod {container.pod} and {str(on_host).lower()} for a process on the host "
+        "(expected true and false)"
+    )
+
+
+@pytest.mark.points(2)
+def test_the_rule_is_reported_for_every_listed_shell_in_the_pod(ruleset, rule, config, container):
+    """Falco reports rule "{rule}" for bash, zsh, ksh, sh and csh started in pod {pod}, with and without a terminal"""
+    problems = []
+    for how, event in _shell_events(container):
+        reported = alerts(ruleset, event, config)
+        if any(m.rule == rule.name for m in reported):
+            continue
+        if _fires(ruleset, rule.name, event):
+            hidden_by = reported[0].rule if reported else "nothing"
+            problems.append(f"{how}: Falco reports {hidden_by!r} instead (rule_matching: {config.rule_matching})")
+        elif not rule.enabled:
+            problems.append(f"{how}: the rule is disabled")
+        else:
+            problems.append(f"{how}: the rule does not match")
+    assert not problems, "; ".join(problems[:4]) + (f" (and {len(problems) - 4} more)" if len(problems) > 4 else "")
+
+
+@pytest.mark.points(1)
+def test_the_rule_stays_quiet_on_the_host_and_for_other_programs(ruleset, rule, container):
+    """Rule "{rule}" does not fire for shells on the host or for other programs in containers"""
+    quiet = {
+        "bash on the host (ssh session)": b.shell_on_host(shell="bash"),
+        "sh on the host without a terminal": b.shell_on_host(shell="sh", interactive=False),
+        **{f"{p} in pod {container.pod}": b.process_in_container(p, container=container) for p in NOT_LISTED},
+        f"cat /etc/hostname in pod {container.pod}": b.read_file("/etc/hostname", container=container),
+    }
+    noisy = [what for what, event in quiet.items() if _fires(ruleset, rule.name, event)]
+    assert not noisy, f"rule {rule.name!r} fires for: {', '.join(noisy)}"
+
+
+@pytest.mark.points(1)
+def test_the_alert_has_the_priority(rule, params):
+    """The rule's alerts have priority {priority}"""
+    actual = priority_name(rule.priority)
+    expected = params["priority"]
+    assert actual.upper() == expected, f"rule {rule.name!r} has priority {actual}, expected {expected}"
+
+
+@pytest.mark.points(1)
+def test_the_alert_output_has_the_fields(ruleset, rule, params, container):
+    """The rule's output contains the fields {fields}"""
+    wanted = params["fields"].split(",")
+    event = b.shell_in_container(shell="sh", container=container, interactive=False)
+    fields = rule.output.fields(event)
+    missing = [f for f in wanted if f not in fields]
+    assert not missing, (
+        f"the output of rule {rule.name!r} lacks %{', %'.join(missing)} (it is: {rule.output_text.strip()})"
+    )
+
+
+@pytest.mark.points(1)
+def test_live_falco_alerts_for_shells_exec_d_into_the_pod(kube: Kube, node, params, request):
+    """Live: a shell exec'd into pod {pod} with and without a terminal appears in Falco's alerts within seconds"""
+    pod = require_pod(kube, params["namespace"], params["pod"])
+    host = node(pod.spec.node_name or "controlplane")
+    require_falco(host)  # before anything else: where Falco does not run, this criterion is not judged
+    config, rule = request.getfixturevalue("config"), request.getfixturevalue("rule")
+    output = FalcoOutput(host, config)
+    kubeconfig = kube.kubeconfig
+    problems = []
+    for how, run in (
+        ("kubectl exec -it (a terminal)", lambda: exec_in_terminal(kubeconfig, pod.metadata.namespace,
+                                                                    pod.metadata.name, "app", "sh")),
+        ("kubectl exec (no terminal)", lambda: exec_without_terminal(kubeconfig, pod.metadata.namespace,
+                                                                      pod.metadata.name, "app", "sh", "-c", "id")),
+    ):  # fmt: skip
+        output.mark()
+        run()
+        found = wait_for_line(output.new_lines, lambda line: is_alert_of(line, rule.name, rule.output,
+                                                                          pod.metadata.name))  # fmt: skip
+        if found is None:
+            problems.append(f"{how}: no alert of rule {rule.name!r} for pod {pod.metadata.name} within 20 s")
+    assert not problems, "; ".join(problems) + " (was Falco reloaded after the change?)"
