@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import json
 import os
 import secrets
@@ -21,7 +22,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 import yaml
-from class_checks import render, validate_junit
+from class_checks import lab_retrying, render, validate_junit, wait_for_api
 
 from labs.classroom.practice import cluster_admin_binding, user_kubeconfig
 from labs.classroom.results import COULD_NOT_GRADE
@@ -70,6 +71,7 @@ def classroom(testbed, tmp_path_factory) -> Iterator[Classroom]:
     directory = tmp_path_factory.mktemp("class")
     suffix = secrets.token_hex(3)
     names = {student: f"{student}-{suffix}" for student in ("alice", "bob", "carol")}
+    wait_for_api()
     rbac = resolve("testbed").kube.rbac
     kubeadm = str(binaries_dir() / "kubeadm")
     states = {student: directory / f"{student}-state" for student in ("alice", "bob")}
@@ -83,11 +85,13 @@ def classroom(testbed, tmp_path_factory) -> Iterator[Classroom]:
         _write_inventory(directory)
         _write_class_file(directory)
 
-        started = lab(states["alice"], "--target", "testbed", "start", "1", "--seed", str(ALICE_SEED), "--force")
+        alice = functools.partial(lab, states["alice"])
+        started = lab_retrying(alice, "--target", "testbed", "start", "1", "--seed", str(ALICE_SEED), "--force")
         assert started.returncode == 0, started.stderr
-        solved = lab(states["alice"], "solution", "--apply")
+        solved = lab_retrying(alice, "solution", "--apply")
         assert solved.returncode == 0, solved.stderr
-        started = lab(states["bob"], "--target", "testbed", "start", "9", "--seed", str(BOB_SEED), "--force")
+        bob = functools.partial(lab, states["bob"])
+        started = lab_retrying(bob, "--target", "testbed", "start", "9", "--seed", str(BOB_SEED), "--force")
         assert started.returncode == 0, started.stderr
         yield Classroom(directory, names, states)
     finally:
@@ -148,11 +152,18 @@ def _write_class_file(directory: Path) -> None:
 @pytest.fixture(scope="module")
 def graded(classroom: Classroom) -> dict:
     """`lab grade` of the class, with what the students' clusters and states looked like before and after."""
-    before = {student: classroom.pods(state) for student, state in classroom.states.items()}
     bob_state = (classroom.states["bob"] / "state.json").read_bytes()
     out = classroom.directory / "report"
     args = ["grade", "--inventory", str(classroom.class_file), "--out", str(out), "--concurrency", "3"]
-    graded = subprocess.run([*LAB, *args, "--timeout", "240"], capture_output=True, text=True, timeout=600, check=False)
+    for _ in range(3):  # again when another test restarted the shared API server during the grading
+        wait_for_api()
+        before = {student: classroom.pods(state) for student, state in classroom.states.items()}
+        graded = subprocess.run(
+            [*LAB, *args, "--timeout", "240"], capture_output=True, text=True, timeout=600, check=False
+        )
+        report = json.loads((out / "grades.json").read_text())
+        if all(student["status"] != "error" for student in report["students"] if student["name"] != "carol"):
+            break
     after = {student: classroom.pods(state) for student, state in classroom.states.items()}
     return {
         "run": graded,
@@ -188,10 +199,7 @@ def test_bobs_attempt_is_read_from_his_state_on_the_node_and_graded(graded):
     mutable = bob["scenarios"][MUTABLE]
     assert (mutable["status"], mutable["seed"]) == ("fail", BOB_SEED), mutable
     assert 0 <= mutable["score"] < mutable["max_score"] == 6
-    assert any(
-        not criterion["passed"] if "passed" in criterion else criterion["status"] == "fail"
-        for criterion in mutable["criteria"]
-    )
+    assert any(criterion["status"] == "fail" for criterion in mutable["criteria"])
     assert bob["scenarios"][IMMUTABLE]["message"].startswith("not started")
     assert bob["total"] == mutable["score"]
 

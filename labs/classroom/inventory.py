@@ -18,7 +18,8 @@ def list_inventory(path: Path) -> dict:
     """`ansible-inventory --list` of an inventory file (any format Ansible reads), as a dict."""
     from labs.ansible import ANSIBLE_ENV, path_with_ansible
 
-    environment = {**ANSIBLE_ENV, "PATH": path_with_ansible()}
+    strict = {"ANSIBLE_INVENTORY_UNPARSED_FAILED": "True", "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "True"}
+    environment = {**ANSIBLE_ENV, **strict, "PATH": path_with_ansible()}
     try:
         result = subprocess.run(
             ["ansible-inventory", "-i", str(path), "--list"],

@@ -1,0 +1,270 @@
+"""An exam on disk (<state dir>/exam.json, written atomically): its tasks with their seeds and parameters, the
+wall-clock start and time limit, and after grading each task's result. Nothing here prints."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from labs import state
+from labs.catalog import Catalog
+from labs.errors import CannotGrade, LabError
+from labs.exam import clock
+from labs.exam.selection import choose
+from labs.paths import state_dir
+from labs.state import TargetRef
+
+if TYPE_CHECKING:
+    from labs.targets import Target
+
+PASS_MARK = 67
+DEFAULT_TASKS = 16
+DEFAULT_MINUTES = 120
+TaskStatus = Literal["pass", "fail", "error"]
+OnTask = Callable[[str], None]
+
+
+class ExamTask(BaseModel):
+    """One task of the exam: a scenario attempt with its own seed and parameters."""
+
+    number: int
+    scenario: str
+    title: str
+    domain: str
+    points: int
+    seed: int
+    params: dict
+    phase: Literal["setting-up", "ready", "setup-failed"] = "setting-up"
+
+
+class TaskResult(BaseModel):
+    """How a task was graded; `earned` is its points times the share of its criteria's points that passed."""
+
+    number: int
+    scenario: str
+    status: TaskStatus
+    score: int
+    max_score: int
+    points: int
+    earned: float
+    message: str = ""
+    criteria: list[dict] = []
+
+
+class Exam(BaseModel):
+    """The exam in progress, or graded."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    seed: int
+    minutes: int
+    pass_mark: int = PASS_MARK
+    target: TargetRef
+    tasks: list[ExamTask]
+    requested_tasks: int
+    started_at: datetime | None = None  # when every task was set up: the clock starts then
+    submitted_at: datetime | None = None
+    submitted_by: Literal["student", "time"] | None = None
+    results: list[TaskResult] = []
+
+    @property
+    def deadline(self) -> datetime | None:
+        return None if self.started_at is None else self.started_at + timedelta(minutes=self.minutes)
+
+    def remaining(self, now: datetime) -> timedelta:
+        """Time left (never negative); the whole time before the clock started."""
+        deadline = self.deadline
+        return timedelta(minutes=self.minutes) if deadline is None else max(deadline - now, timedelta(0))
+
+    def time_is_up(self, now: datetime) -> bool:
+        return self.deadline is not None and now >= self.deadline
+
+    @property
+    def graded(self) -> bool:
+        return bool(self.results)
+
+    @property
+    def total_points(self) -> int:
+        return sum(task.points for task in self.tasks)
+
+    @property
+    def earned(self) -> float:
+        return round(sum(result.earned for result in self.results), 2)
+
+    @property
+    def percent(self) -> float:
+        return round(100 * self.earned / self.total_points, 1) if self.total_points else 0.0
+
+    @property
+    def verdict(self) -> TaskStatus:
+        """error when a task could not be graded (never counted as failed), else pass from the pass mark up."""
+        if any(result.status == "error" for result in self.results):
+            return "error"
+        return "pass" if self.percent >= self.pass_mark else "fail"
+
+
+class ExamRunning(LabError):
+    """An exam or a scenario is in the way."""
+
+
+class NoExam(LabError):
+    """A command needs an exam."""
+
+    exit_code = 2
+
+
+def exam_file() -> Path:
+    return state_dir() / "exam.json"
+
+
+def load() -> Exam | None:
+    """The exam on disk, or None; an unreadable file is a clear error (it is kept for inspection)."""
+    path = exam_file()
+    try:
+        return Exam.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (ValidationError, ValueError, OSError) as error:
+        raise LabError(f"{path} is unreadable ({type(error).__name__}); remove it to start again") from None
+
+
+def save(exam: Exam) -> None:
+    state.write_atomically(exam_file(), exam.model_dump_json(indent=2))
+
+
+def require() -> Exam:
+    exam = load()
+    if exam is None:
+        raise NoExam("no exam is running; start one with `lab exam start`")
+    return exam
+
+
+def start(target: Target, tasks: int, minutes: int, seed: int, on_task: OnTask, catalog: Catalog) -> Exam:
+    """Choose the tasks, set each one up and start the clock. Caller holds the lab lock."""
+    from labs import session
+
+    if load() is not None:
+        raise ExamRunning("an exam exists already: `lab exam status` shows it, `lab exam clean` removes it")
+    current = state.load().current
+    if current is not None:
+        raise ExamRunning(f"{current.scenario} is started: `lab reset --clean` it before an exam")
+    session.reachable(target)
+    chosen = choose(catalog.scenarios, tasks, seed)
+    if not chosen:
+        raise LabError(f"no scenarios under {catalog.root}")
+    exam = Exam(seed=seed, minutes=minutes, target=target.ref, tasks=[], requested_tasks=tasks)
+    attempts = {}
+    for number, choice in enumerate(chosen, start=1):
+        attempt = attempts[number] = session.new_attempt(choice.scenario, target, choice.seed)
+        spec = choice.scenario.spec
+        exam.tasks.append(
+            ExamTask(
+                number=number,
+                scenario=choice.scenario.id,
+                title=spec.title,
+                domain=spec.domain,
+                points=spec.points,
+                seed=attempt.seed,
+                params=attempt.params,
+            )
+        )
+    save(exam)
+    for task in exam.tasks:
+        scenario = catalog.find(task.scenario)
+        try:
+            session.run_stage(scenario, "setup.yml", target, attempts[task.number], on_task)
+        except LabError:
+            task.phase = "setup-failed"
+            save(exam)
+            raise
+        task.phase = "ready"
+        save(exam)
+    exam.started_at = clock.now()
+    save(exam)
+    return exam
+
+
+def grade(exam: Exam, target: Target, catalog: Catalog, by: Literal["student", "time"]) -> Exam:
+    """Grade every task and record the results; CannotGrade when the cluster does not answer at all."""
+    from labs import session
+    from labs.grading.context import GradingContext
+    from labs.grading.plugin import grade as run_grader
+
+    session.reachable(target)
+    results = []
+    for task in exam.tasks:
+        try:
+            scenario = catalog.find(task.scenario)
+            if task.phase != "ready":
+                raise CannotGrade(f"the task was not set up ({task.phase})")
+            report = run_grader(scenario.grader, GradingContext(scenario.id, task.seed, task.params, target))
+        except (LabError, LookupError) as problem:
+            results.append(_ungraded(task, str(problem)))
+            continue
+        share = report.score / report.max_score if report.max_score else 0.0
+        results.append(
+            TaskResult(
+                number=task.number,
+                scenario=task.scenario,
+                status=report.verdict,
+                score=report.score,
+                max_score=report.max_score,
+                points=task.points,
+                earned=round(task.points * share, 2),
+                message="; ".join(report.problems),
+                criteria=[check.as_json() for check in report.checks],
+            )
+        )
+    exam.results = results
+    exam.submitted_at = clock.now()
+    exam.submitted_by = by
+    save(exam)
+    return exam
+
+
+def _ungraded(task: ExamTask, message: str) -> TaskResult:
+    return TaskResult(
+        number=task.number,
+        scenario=task.scenario,
+        status="error",
+        score=0,
+        max_score=task.points,
+        points=task.points,
+        earned=0.0,
+        message=message,
+    )
+
+
+def clean(exam: Exam, target: Target, catalog: Catalog, on_task: OnTask) -> None:
+    """Remove every task's resources from the cluster (reset.yml) and forget the exam. Caller holds the lab lock."""
+    from labs import session
+
+    session.reachable(target)
+    for task in exam.tasks:
+        try:
+            scenario = catalog.find(task.scenario)
+        except LookupError:
+            continue
+        attempt = session.new_attempt(scenario, target, task.seed)
+        session.run_stage(scenario, "reset.yml", target, attempt, on_task)
+    exam_file().unlink(missing_ok=True)
+
+
+def start_timer() -> None:
+    """A detached process that grades the exam when its time is up (`python -m labs.exam.timer`); a reboot ends
+    it, and then the first `lab exam` command after the end of the time grades instead."""
+    import subprocess
+
+    subprocess.Popen(
+        [sys.executable, "-m", "labs.exam.timer"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )

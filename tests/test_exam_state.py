@@ -1,0 +1,166 @@
+"""The exam on disk and its clock, without a cluster: the time left comes from the wall clock (so a new process
+after a reboot sees the same), the clock can be fast-forwarded, the score is weighed against the 67 % pass mark,
+and every command answers without a traceback (no exam, a broken exam file, an unreachable cluster at the end)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from labs.exam import clock, exam
+from labs.exam.exam import Exam, ExamTask, TaskResult
+from labs.state import TargetRef, now
+
+LAB = [sys.executable, "-m", "labs.cli"]
+
+
+def task(number: int, points: int) -> ExamTask:
+    return ExamTask(
+        number=number,
+        scenario="01-immutable-pod",
+        title=f"Task {number}",
+        domain="Monitoring, Logging and Runtime Security",
+        points=points,
+        seed=number,
+        params={"namespace": "team-x", "pod": "web-y"},
+        phase="ready",
+    )
+
+
+def result(number: int, points: int, earned: float, status: str = "fail") -> TaskResult:
+    return TaskResult(
+        number=number,
+        scenario="01-immutable-pod",
+        status=status,
+        score=0,
+        max_score=points,
+        points=points,
+        earned=earned,
+    )
+
+
+def running_exam(minutes_ago: float, minutes: int = 120, target: TargetRef | None = None) -> Exam:
+    return Exam(
+        seed=5,
+        minutes=minutes,
+        target=target or TargetRef(kind="testbed"),
+        tasks=[task(1, 10), task(2, 6)],
+        requested_tasks=2,
+        started_at=now() - timedelta(minutes=minutes_ago),
+    )
+
+
+@pytest.fixture
+def state_dir(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("CKS_LAB_STATE", str(tmp_path))
+    monkeypatch.delenv(clock.SKEW_VARIABLE, raising=False)
+    return tmp_path
+
+
+def lab(*args: str, skew: float = 0) -> subprocess.CompletedProcess:
+    env = {**os.environ, clock.SKEW_VARIABLE: str(skew)}
+    return subprocess.run([*LAB, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_time_left_comes_from_the_wall_clock_and_the_start_on_disk(state_dir):
+    exam.save(running_exam(minutes_ago=30))
+    left = exam.load().remaining(clock.now())
+    assert timedelta(minutes=89) < left <= timedelta(minutes=90)
+
+
+def test_a_new_process_after_a_reboot_sees_the_same_exam_and_time(state_dir):
+    exam.save(running_exam(minutes_ago=30))
+    status = lab("exam", "status")
+    assert status.returncode == 0, status.stderr
+    assert "1:29:" in status.stdout or "1:30:00" in status.stdout
+    assert "left of 120 min" in status.stdout
+    assert "Task 1" in status.stdout and "Task 2" in status.stdout
+
+
+def test_the_clock_can_be_fast_forwarded(state_dir, monkeypatch):
+    exam.save(running_exam(minutes_ago=30))
+    monkeypatch.setenv(clock.SKEW_VARIABLE, "3600")
+    assert timedelta(minutes=29) < exam.load().remaining(clock.now()) <= timedelta(minutes=30)
+    assert "0:29:" in lab("exam", "status", skew=3600).stdout or "0:30:00" in lab("exam", "status", skew=3600).stdout
+    monkeypatch.setenv(clock.SKEW_VARIABLE, str(91 * 60))
+    assert exam.load().time_is_up(clock.now())
+    assert exam.load().remaining(clock.now()) == timedelta(0)
+
+
+def test_the_score_is_weighed_by_points_against_the_67_percent_pass_mark():
+    graded = running_exam(minutes_ago=5)
+    graded.tasks = [task(1, 100)]
+    graded.results = [result(1, 100, 67.0, "fail")]
+    assert (graded.percent, graded.verdict) == (67.0, "pass")
+    graded.results = [result(1, 100, 66.9, "fail")]
+    assert (graded.percent, graded.verdict) == (66.9, "fail")
+    weighted = running_exam(minutes_ago=5)
+    weighted.results = [result(1, 10, 10.0, "pass"), result(2, 6, 0.0)]
+    assert (weighted.earned, weighted.total_points, weighted.percent, weighted.verdict) == (10.0, 16, 62.5, "fail")
+
+
+def test_a_task_that_could_not_be_graded_makes_the_exam_could_not_grade():
+    graded = running_exam(minutes_ago=5)
+    graded.results = [result(1, 10, 10.0, "pass"), result(2, 6, 0.0, "error")]
+    assert graded.verdict == "error"
+
+
+def test_a_graded_exam_prints_its_score_and_breakdown(state_dir):
+    graded = running_exam(minutes_ago=130)
+    graded.results = [result(1, 10, 10.0, "pass"), result(2, 6, 1.5)]
+    graded.results[1].criteria = [{"title": "every privileged pod is deleted", "status": "fail"}]
+    graded.submitted_by, graded.submitted_at = "time", now()
+    exam.save(graded)
+    status = lab("exam", "status")
+    assert status.returncode == 0, status.stderr
+    assert "PASSED 71.9 % (11.5/16 points; pass mark 67 %), graded at the end of the time" in status.stdout
+    assert "missed: every privileged pod is deleted" in status.stdout
+    submitted = lab("exam", "submit", "--json")
+    data = json.loads(submitted.stdout)
+    assert (data["verdict"], data["percent"], data["pass_mark"]) == ("pass", 71.9, 67)
+
+
+def test_commands_without_an_exam_say_so(state_dir):
+    assert "no exam is running" in lab("exam", "status").stderr
+    for args in (("submit",), ("task", "1"), ("clean",)):
+        finished = lab("exam", *args)
+        assert finished.returncode == 2 and "lab exam start" in finished.stderr, finished.stderr
+        assert "Traceback" not in finished.stderr
+
+
+def test_a_task_number_outside_the_exam_is_refused(state_dir):
+    exam.save(running_exam(minutes_ago=1))
+    refused = lab("exam", "task", "3")
+    assert refused.returncode == 2 and "tasks 1 to 2" in refused.stderr
+
+
+def test_a_broken_exam_file_is_an_error_not_a_traceback(state_dir):
+    (state_dir / "exam.json").write_text("{not json")
+    broken = lab("exam", "status")
+    assert broken.returncode == 1
+    assert "exam.json is unreadable" in broken.stderr and "Traceback" not in broken.stderr
+
+
+def test_the_end_of_the_time_with_an_unreachable_cluster_is_could_not_grade(state_dir):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    kubeconfig = state_dir / "closed.conf"
+    cluster = {"name": "c", "cluster": {"server": f"https://127.0.0.1:{port}", "insecure-skip-tls-verify": True}}
+    user = {"name": "u", "user": {"token": "x"}}
+    context = {"name": "x", "context": {"cluster": "c", "user": "u"}}
+    config = {"apiVersion": "v1", "kind": "Config", "clusters": [cluster], "users": [user], "contexts": [context]}
+    kubeconfig.write_text(yaml.safe_dump({**config, "current-context": "x"}))
+    exam.save(running_exam(minutes_ago=5, target=TargetRef(kind="explicit", kubeconfig=str(kubeconfig))))
+    late = lab("exam", "status", skew=3 * 3600)
+    assert late.returncode == 2, late.stderr
+    assert "the time is up" in late.stderr and "127.0.0.1" in late.stderr and "Traceback" not in late.stderr
+    assert not exam.load().graded

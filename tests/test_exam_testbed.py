@@ -1,0 +1,167 @@
+"""Exam mode on the testbed with two tasks: `lab exam start` sets both up and prints them, `status` counts down on
+a fast-forwarded clock, the timer grades at the end of the time (no sleeping: the clock is moved), the result has
+the per-task breakdown against the 67 % pass mark, and `clean` removes the tasks. A second, one-task exam is
+submitted by the student before the time is up."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from class_checks import lab_retrying, wait_for_api
+
+from labs.catalog import Catalog
+from labs.exam.clock import SKEW_VARIABLE
+from labs.exam.selection import choose
+from labs.targets import resolve
+
+pytestmark = [pytest.mark.testbed, pytest.mark.slow]
+
+LAB = [sys.executable, "-m", "labs.cli"]
+WANTED = {"01-immutable-pod", "09-remove-mutable-pods"}  # quick setups that leave the API server alone
+
+
+def seed_choosing(wanted: set[str], count: int) -> int:
+    """An exam seed whose `count` tasks are exactly `wanted` (searched with the real selection and catalog)."""
+    scenarios = Catalog().scenarios
+    for seed in range(10_000):
+        if {choice.scenario.id for choice in choose(scenarios, count, seed)} == wanted:
+            return seed
+    pytest.skip(f"no exam seed below 10000 chooses {sorted(wanted)}")
+
+
+def lab(state: Path, *args: str, skew: float = 0) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CKS_LAB_STATE": str(state), SKEW_VARIABLE: str(skew)}
+    return subprocess.run([*LAB, *args], env=env, capture_output=True, text=True, timeout=900, check=False)
+
+
+def exam_file(state: Path) -> dict:
+    return json.loads((state / "exam.json").read_text())
+
+
+def start(state: Path, tasks: int, seed: int) -> subprocess.CompletedProcess:
+    args = ("--target", "testbed", "exam", "start", "--tasks", str(tasks), "--seed", str(seed), "--no-timer")
+    started = lab_retrying(functools.partial(lab, state), *args)
+    if started.returncode != 0 and (state / "exam.json").exists():  # an interrupted setup: clean, then again
+        lab(state, "exam", "clean")
+        started = lab_retrying(functools.partial(lab, state), *args)
+    return started
+
+
+@pytest.fixture(scope="module")
+def two_tasks(testbed, tmp_path_factory):
+    state = tmp_path_factory.mktemp("exam-state")
+    seed = seed_choosing(WANTED, 2)
+    started = start(state, 2, seed)
+    try:
+        yield state, started
+    finally:
+        if (state / "exam.json").exists():
+            wait_for_api()
+            lab(state, "exam", "clean")
+
+
+def test_start_sets_up_both_tasks_and_prints_them(two_tasks):
+    state, started = two_tasks
+    assert started.returncode == 0, started.stderr
+    assert "Task 1 of 2" in started.stdout and "Task 2 of 2" in started.stdout
+    assert "2 tasks, 16 points, pass mark 67 %" in started.stdout
+    saved = exam_file(state)
+    assert {task["scenario"] for task in saved["tasks"]} == WANTED
+    assert all(task["phase"] == "ready" for task in saved["tasks"])
+    core = resolve("testbed").kube.core
+    for task in saved["tasks"]:
+        namespace = task["params"]["namespace"]
+        assert core.list_namespaced_pod(namespace).items, f"{task['scenario']}: no pods in {namespace}"
+        assert f"Namespace {namespace}" in started.stdout or namespace in started.stdout
+
+
+def test_status_counts_down_on_the_fast_forwarded_clock(two_tasks):
+    state, _ = two_tasks
+    status = lab(state, "exam", "status", skew=30 * 60)
+    assert status.returncode == 0, status.stderr
+    assert "1:29:" in status.stdout or "1:30:00" in status.stdout
+    assert "left of 120 min" in status.stdout
+
+
+def test_task_prints_one_task_again(two_tasks):
+    state, _ = two_tasks
+    second = exam_file(state)["tasks"][1]
+    shown = lab(state, "exam", "task", "2")
+    assert shown.returncode == 0
+    assert f"Task 2 of 2 · {second['title']}" in shown.stdout
+
+
+def test_the_end_of_the_time_grades_every_task_with_a_breakdown(two_tasks):
+    state, _ = two_tasks
+    immutable = next(task for task in exam_file(state)["tasks"] if task["scenario"] == "01-immutable-pod")
+    apply_solution(immutable)
+    wait_for_api()
+    timer = _run_timer(state, skew=121 * 60)
+    assert timer.returncode == 0, timer.stderr
+    saved = exam_file(state)
+    assert saved["submitted_by"] == "time"
+    results = {result["scenario"]: result for result in saved["results"]}
+    assert (results["01-immutable-pod"]["status"], results["01-immutable-pod"]["earned"]) == ("pass", 10.0)
+    assert results["09-remove-mutable-pods"]["status"] == "fail"
+    submitted = lab(state, "exam", "submit", "--json")
+    data = json.loads(submitted.stdout)
+    expected_percent = round(100 * data["earned"] / 16, 1)
+    assert data["percent"] == expected_percent
+    assert data["verdict"] == ("pass" if expected_percent >= 67 else "fail")
+    assert submitted.returncode == (0 if data["verdict"] == "pass" else 1)
+    shown = lab(state, "exam", "status")
+    assert f"{expected_percent:g} % ({data['earned']:g}/16 points; pass mark 67 %), graded at the end of the time" in (
+        shown.stdout
+    )
+
+
+def _run_timer(state: Path, skew: float) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CKS_LAB_STATE": str(state), SKEW_VARIABLE: str(skew)}
+    command = [sys.executable, "-m", "labs.exam.timer"]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+def apply_solution(task: dict) -> None:
+    """The reference solution of one exam task, run like `lab solution --apply` does."""
+    from labs import session
+    from labs.state import Attempt, TargetRef, now
+
+    scenario = Catalog().find(task["scenario"])
+    where = TargetRef(kind="testbed")
+    attempt = Attempt(scenario=scenario.id, seed=task["seed"], params=task["params"], target=where, started_at=now())
+    wait_for_api()
+    session.run_stage(scenario, "solution.yml", resolve("testbed"), attempt, lambda name: None)
+
+
+def test_clean_removes_the_tasks_and_the_exam(two_tasks):
+    state, _ = two_tasks
+    namespaces = [task["params"]["namespace"] for task in exam_file(state)["tasks"]]
+    wait_for_api()
+    cleaned = lab(state, "exam", "clean")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert not (state / "exam.json").exists()
+    core = resolve("testbed").kube.core
+    for namespace in namespaces:
+        assert not core.list_namespaced_pod(namespace).items
+
+
+def test_a_one_task_exam_submitted_by_the_student_fails_with_its_breakdown(testbed, tmp_path):
+    seed = seed_choosing({"01-immutable-pod"}, 1)
+    started = start(tmp_path, 1, seed)
+    try:
+        assert started.returncode == 0, started.stderr
+        wait_for_api()
+        submitted = lab(tmp_path, "exam", "submit")
+        assert submitted.returncode == 1, submitted.stdout + submitted.stderr
+        assert "FAILED" in submitted.stdout and "pass mark 67 %), graded when submitted" in submitted.stdout
+        assert "missed: " in submitted.stdout and "readOnlyRootFilesystem" in submitted.stdout
+        assert exam_file(tmp_path)["submitted_by"] == "student"
+    finally:
+        wait_for_api()
+        lab(tmp_path, "exam", "clean")
