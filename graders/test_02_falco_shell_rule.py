@@ -13,15 +13,14 @@ from labs.falco import behaviours as b
 from labs.falco.priorities import priority_name
 from labs.grading.falco import (
     LOCAL_RULES,
-    ConfigError,
     FalcoConfig,
     HostFiles,
     alerts,
     container_of,
-    load_failure,
     load_node_rules,
     probe_rule,
-    read_config,
+    require_config,
+    require_rules,
 )
 from labs.grading.falco_live import (
     FalcoOutput,
@@ -46,17 +45,12 @@ def files(node):
 
 @pytest.fixture(scope="module")
 def config(files) -> FalcoConfig:
-    try:
-        return read_config(files)
-    except ConfigError as error:
-        pytest.fail(f"Falco would refuse to start: {error}", pytrace=False)
+    return require_config(files)
 
 
 @pytest.fixture(scope="module")
 def ruleset(files, config) -> Ruleset:
-    loaded = load_node_rules(files, config)
-    assert loaded.ok, load_failure(loaded)
-    return loaded
+    return require_rules(files, config)
 
 
 @pytest.fixture(scope="module")

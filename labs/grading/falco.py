@@ -291,3 +291,19 @@ def container_of(pod: Any, name: str | None = None) -> Container:
         pod=pod.metadata.name,
         namespace=pod.metadata.namespace,
     )
+
+
+def require_config(files: NodeFiles) -> FalcoConfig:
+    """The effective configuration, or a failed criterion with what Falco would say at start."""
+    try:
+        return read_config(files)
+    except ConfigError as error:
+        raise AssertionError(f"Falco would refuse to start: {error}") from None
+
+
+def require_rules(files: NodeFiles, config: FalcoConfig) -> Ruleset:
+    """The rules Falco loads on the node, or a failed criterion with Falco's first load error."""
+    loaded = load_node_rules(files, config)
+    if not loaded.ok:
+        raise AssertionError(load_failure(loaded))
+    return loaded
