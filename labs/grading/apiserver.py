@@ -91,6 +91,7 @@ def last_apiserver_log_errors(host: Any, lines: int = 3) -> list[str]:
     for line in result.stdout.splitlines():
         # CRI log lines: "<time> stderr F <klog line>"
         message = line.split(" ", 3)[-1] if " stderr " in line or " stdout " in line else line
+        message = message.replace('\\"', '"')  # klog quotes err="..." Go-style
         if (message[:1] in "EF" and message[1:5].isdigit()) or any(w in message.lower() for w in _ERROR_WORDS):
             found.append(message.strip()[:400])
     return found[-lines:]
