@@ -206,3 +206,11 @@ def test_a_worker_that_crashes_is_could_not_grade_with_its_last_words(tmp_path, 
     result = grading.run_job(_job(tmp_path), timeout=60)
     assert {r.status for r in result.scenarios.values()} == {"error"}
     assert result.scenarios["01-immutable-pod"].message.endswith("(exit code 1): out of memory")
+
+
+def test_lab_help_lists_grade_and_exam():
+    shown = subprocess.run([*LAB, "--help"], capture_output=True, text=True, check=False)
+    assert shown.returncode == 0, shown.stderr
+    assert "grade a class" in shown.stdout and "a timed exam" in shown.stdout
+    for group in ("grade", "exam"):
+        assert subprocess.run([*LAB, group, "--help"], capture_output=True, check=False).returncode == 0

@@ -9,7 +9,7 @@ import argparse
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "exam",
-        help="a timed exam: weighted tasks across domains, graded together against the 67 % pass mark",
+        help="a timed exam: weighted tasks across domains, graded together against the 67 %% pass mark",
         description="Exam mode: like the CKS exam, many tasks at once, a time limit, one grading at the end.",
     )
     actions = parser.add_subparsers(dest="exam_action", required=True, metavar="ACTION")
