@@ -1,0 +1,190 @@
+"""Scenario 04, change a default Falco rule's output and priority: one test per criterion of the task.
+
+The node's rules are loaded the way Falco 0.42 does (labs.grading.falco). The changed rule is judged by the alert
+it raises for its behaviour in this attempt's pod (priority, output rendered field by field, compared with the
+requested format rendered on the same event) and by what it still detects; the default rules file by the checksum
+setup recorded. Any correct way passes: an `override` block, or the whole rule redefined in the local file.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from labs.falco import Ruleset
+from labs.falco import behaviours as b
+from labs.falco.output import parse_output
+from labs.grading.falco import (
+    UPSTREAM_RULES,
+    FalcoConfig,
+    HostFiles,
+    alerts,
+    container_of,
+    require_config,
+    require_rules,
+)
+from labs.grading.falco_live import (
+    FalcoOutput,
+    exec_in_terminal,
+    exec_without_terminal,
+    is_alert_of,
+    require_falco,
+    wait_for_line,
+)
+from labs.grading.pods import require_pod
+from labs.k8s import Kube
+
+CHECKSUM_ANNOTATION = "cks-lab/falco-rules-sha256"
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """What a rule detects, as events in a container: one it must fire on, others it must not; and the command
+    that triggers it live (run in a terminal when `terminal`)."""
+
+    positive: Callable[[b.Container], dict]
+    negatives: dict[str, Callable[[b.Container], dict]]
+    trigger: tuple[str, ...]
+    terminal: bool = False
+
+
+def _in(container: b.Container, name: str, *args: str) -> dict:
+    return b.process_in_container(name, *args, container=container, parent="sh")
+
+
+BEHAVIOURS = {
+    "Read sensitive file untrusted": Behaviour(
+        positive=lambda c: b.read_file("/etc/shadow", container=c),
+        negatives={"cat /etc/passwd": lambda c: b.read_file("/etc/passwd", container=c)},
+        trigger=("cat", "/etc/shadow"),
+    ),
+    "Terminal shell in container": Behaviour(
+        positive=lambda c: b.shell_in_container(shell="sh", container=c),
+        negatives={
+            "sh without a terminal": lambda c: b.shell_in_container(shell="sh", container=c, interactive=False),
+            "bash on the host": lambda c: b.shell_on_host(),
+        },
+        trigger=("sh",),
+        terminal=True,
+    ),
+    "Search Private Keys or Passwords": Behaviour(
+        positive=lambda c: _in(c, "find", "/", "-name", "id_rsa"),
+        negatives={"find / -name notes.txt": lambda c: _in(c, "find", "/", "-name", "notes.txt")},
+        trigger=("find", "/etc", "-name", "id_rsa"),
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def files(node):
+    return HostFiles(node("controlplane"))
+
+
+@pytest.fixture(scope="module")
+def config(files) -> FalcoConfig:
+    return require_config(files)
+
+
+@pytest.fixture(scope="module")
+def ruleset(files, config) -> Ruleset:
+    return require_rules(files, config)
+
+
+@pytest.fixture(scope="module")
+def pod(kube: Kube, params):
+    return require_pod(kube, params["namespace"], params["pod"])
+
+
+@pytest.fixture(scope="module")
+def event(pod, params) -> dict:
+    return BEHAVIOURS[params["rule"]].positive(container_of(pod, "app"))
+
+
+@pytest.fixture(scope="module")
+def alert(ruleset, config, event, params):
+    """The alert Falco raises for the rule's behaviour in the pod."""
+    name = params["rule"]
+    reported = alerts(ruleset, event, config)
+    found = next((m for m in reported if m.rule == name), None)
+    if found is None:
+        rule = ruleset.rule(name)
+        why = (
+            "the rule is not loaded" if rule is None
+            else "the rule is disabled" if not rule.enabled
+            else f"Falco reports {reported[0].rule!r} instead" if reported
+            else "the rule no longer matches it"
+        )  # fmt: skip
+        raise AssertionError(f"no alert of rule {name!r} for its behaviour in pod {event['k8s.pod.name']}: {why}")
+    return found
+
+
+@pytest.mark.points(1)
+def test_falco_loads_the_rules(ruleset):
+    """Falco starts with its rules files, without errors"""
+
+
+@pytest.mark.points(2)
+def test_the_default_rules_file_is_untouched(kube: Kube, node, params):
+    """/etc/falco/falco_rules.yaml is unchanged"""
+    namespace = kube.get(kube.core.read_namespace, params["namespace"])
+    recorded = ((namespace and namespace.metadata.annotations) or {}).get(CHECKSUM_ANNOTATION)
+    if not recorded:
+        from labs.errors import CannotGrade
+
+        raise CannotGrade(f"namespace {params['namespace']} lacks the annotation {CHECKSUM_ANNOTATION} setup writes")
+    now = node("controlplane").file(UPSTREAM_RULES)
+    assert now.exists, f"{UPSTREAM_RULES} was deleted"
+    assert now.sha256sum == recorded, f"{UPSTREAM_RULES} was changed: change the rule in the local rules file instead"
+
+
+@pytest.mark.points(2)
+def test_the_alert_has_the_new_priority(alert, params):
+    """Rule "{rule}" alerts with priority {priority}"""
+    assert alert.priority.upper() == params["priority"], (
+        f"rule {alert.rule!r} alerts with priority {alert.priority}, expected {params['priority']}"
+    )
+
+
+@pytest.mark.points(3)
+def test_the_alert_has_the_new_output(ruleset, alert, event, params):
+    """Rule "{rule}" alerts with exactly the requested output"""
+    rule = ruleset.rule(params["rule"])
+    seen = rule.output.render(event)
+    expected = parse_output(params["output"]).render(event)
+    assert seen == expected, f"the alert reads {seen!r}, expected {expected!r} (output: {rule.output_text.strip()!r})"
+
+
+@pytest.mark.points(1)
+def test_the_rule_still_detects_what_it_did(ruleset, alert, pod, params):
+    """Rule "{rule}" still fires on its behaviour, and only there"""
+    behaviour = BEHAVIOURS[params["rule"]]
+    container = container_of(pod, "app")
+    noisy = [
+        what
+        for what, build in behaviour.negatives.items()
+        if any(m.rule == params["rule"] for m in ruleset.evaluate(build(container), rule_matching="all"))
+    ]
+    assert not noisy, f"rule {params['rule']!r} now also fires for: {', '.join(noisy)}; keep its condition"
+
+
+@pytest.mark.points(1)
+def test_live_falco_reports_the_changed_alert(kube: Kube, node, params, request):
+    """Live: triggering the rule in pod {pod} gives an alert with the new priority and output within seconds"""
+    pod = require_pod(kube, params["namespace"], params["pod"])
+    host = node(pod.spec.node_name or "controlplane")
+    require_falco(host)  # before anything else: where Falco does not run, this criterion is not judged
+    config = request.getfixturevalue("config")
+    behaviour, name = BEHAVIOURS[params["rule"]], params["rule"]
+    output = FalcoOutput(host, config)
+    output.mark()
+    namespace, pod_name = pod.metadata.namespace, pod.metadata.name
+    if behaviour.terminal:
+        exec_in_terminal(kube.kubeconfig, namespace, pod_name, "app", behaviour.trigger[0])
+    else:
+        exec_without_terminal(kube.kubeconfig, namespace, pod_name, "app", "sh", "-c", " ".join(behaviour.trigger)
+                              + " >/dev/null 2>&1; true")  # fmt: skip
+    expected = parse_output(params["output"])
+    found = wait_for_line(output.new_lines, lambda line: is_alert_of(line, name, expected, pod_name))
+    assert found is not None, f"no alert in the new format for pod {pod_name} within 20 s (was Falco reloaded?)"
+    priority = params["priority"]
+    assert priority.lower() in found.lower(), f"the alert does not have priority {priority}: {found}"

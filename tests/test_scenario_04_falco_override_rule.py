@@ -1,0 +1,112 @@
+"""Scenario 04 on the testbed: setup fails the grader, the reference solution (an override block) passes it, the
+whole rule redefined in the local file passes too, and near-misses fail on their criterion: the default rules file
+edited, `append` instead of `replace`, the priority left as it was, the override in a file Falco does not load.
+
+Seed 20261204 draws: rule "Search Private Keys or Passwords", priority ALERT, output
+"%evt.time,%user.name,%container.name,%proc.name,%k8s.ns.name,%k8s.pod.name"."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from falco_attempt import install_default_rules, judged_failures, message_of, rewritten
+from lab_attempt import Attempt, started
+
+from labs.grading.falco import LOCAL_RULES, UPSTREAM_RULES
+
+pytestmark = [pytest.mark.testbed, pytest.mark.slow]
+
+SEED = 20261204
+RULE = "Search Private Keys or Passwords"
+UNTOUCHED = "test_the_default_rules_file_is_untouched"
+PRIORITY = "test_the_alert_has_the_new_priority"
+OUTPUT = "test_the_alert_has_the_new_output"
+DETECTS = "test_the_rule_still_detects_what_it_did"
+LIVE = {"test_live_falco_reports_the_changed_alert"}
+SOLVED: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def lab(testbed, shared_dir, tmp_path_factory) -> Iterator[Attempt]:
+    install_default_rules(shared_dir)
+    with started(4, SEED, tmp_path_factory.mktemp("lab-state")) as attempt:
+        yield attempt
+
+
+def _solved() -> str:
+    assert SOLVED, "needs test_the_reference_solution_passes first"
+    return SOLVED["text"]
+
+
+def _override(**changes: object) -> str:
+    item = {"rule": RULE, "output": "%evt.time,%user.name,%container.name,%proc.name,%k8s.ns.name,%k8s.pod.name",
+            "priority": "ALERT", "override": {"output": "replace", "priority": "replace"}} | changes  # fmt: skip
+    return yaml.safe_dump([{k: v for k, v in item.items() if v is not None}], sort_keys=False)
+
+
+def test_after_setup_the_check_fails_on_the_alert_criteria(lab):
+    report = lab.check()
+    assert report["exit_code"] == 2, "the live criterion is not judged here"
+    assert judged_failures(report, LIVE) == {PRIORITY, OUTPUT}
+    assert message_of(report, PRIORITY) == f"rule '{RULE}' alerts with priority Warning, expected ALERT"
+    assert message_of(report, OUTPUT).startswith("the alert reads 'Grep private keys or passwords activities found |")
+
+
+def test_the_reference_solution_passes(lab):
+    lab.solve()
+    report = lab.check()
+    assert judged_failures(report, LIVE) == set()
+    assert (report["score"], report["max_score"]) == (9, 10)
+    SOLVED["text"] = Path(LOCAL_RULES).read_text()
+
+
+def test_redefining_the_whole_rule_in_the_local_file_passes(lab):
+    upstream = yaml.safe_load(Path(UPSTREAM_RULES).read_text())
+    rule = next(item for item in upstream if item.get("rule") == RULE)
+    redefined = rule | {"priority": "ALERT", "output": yaml.safe_load(_override())[0]["output"]}
+    with rewritten(LOCAL_RULES, yaml.safe_dump([redefined], sort_keys=False)):
+        report = lab.grade()
+    assert judged_failures(report, LIVE) == set()
+
+
+def test_the_change_written_into_the_default_rules_file_fails_on_untouched(lab):
+    changed = Path(UPSTREAM_RULES).read_text() + "\n" + _override()
+    with rewritten(UPSTREAM_RULES, changed), rewritten(LOCAL_RULES, "# Your custom rules!\n"):
+        report = lab.grade()
+    assert judged_failures(report, LIVE) == {UNTOUCHED}
+    assert message_of(report, UNTOUCHED) == (
+        f"{UPSTREAM_RULES} was changed: change the rule in the local rules file instead"
+    )
+
+
+def test_append_instead_of_replace_fails_on_the_output(lab):
+    with rewritten(LOCAL_RULES, _override(override={"output": "append", "priority": "replace"})):
+        report = lab.grade()
+    assert judged_failures(report, LIVE) == {OUTPUT}
+    assert "the alert reads 'Grep private keys or passwords activities found |" in message_of(report, OUTPUT)
+
+
+def test_the_priority_left_as_it_was_fails_on_the_priority(lab):
+    with rewritten(LOCAL_RULES, _override(priority=None, override={"output": "replace"})):
+        report = lab.grade()
+    assert judged_failures(report, LIVE) == {PRIORITY}
+
+
+def test_the_override_in_a_file_falco_does_not_load_changes_nothing(lab):
+    with rewritten("/etc/falco/custom_rules.yaml", _solved()), rewritten(LOCAL_RULES, "# Your custom rules!\n"):
+        report = lab.grade()
+    assert judged_failures(report, LIVE) == {PRIORITY, OUTPUT}
+
+
+def test_a_condition_widened_by_the_override_fails_on_detection(lab):
+    widened = _override(condition="spawned_process and proc.name = find", override={
+        "output": "replace", "priority": "replace", "condition": "replace"})  # fmt: skip
+    with rewritten(LOCAL_RULES, widened):
+        report = lab.grade()
+    assert judged_failures(report, LIVE) == {DETECTS}
+    assert message_of(report, DETECTS) == (
+        f"rule '{RULE}' now also fires for: find / -name notes.txt; keep its condition"
+    )
