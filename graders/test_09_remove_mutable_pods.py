@@ -2,7 +2,8 @@
 
 Which pods setup started, and of which kind, follows from the attempt's parameters (`layout`); whether a pod is
 gone, or still the original one (the uid setup recorded), is read from the API server once no pod is terminating
-any more. A pod left in place is described by its live spec (`mutability`): the message says what makes it mutable.
+any more. A pod left in place is described by its live spec (`mutability`): the message says what makes it mutable,
+not which pod it is (finding that is the task).
 """
 
 import pytest
@@ -36,8 +37,9 @@ def layout(params: dict) -> dict[str, str]:
 
 
 def _left_in_place(kinds: dict[str, str], present: dict, flaw: str) -> list[str]:
+    """Why each pod of the flaw's kinds that is still there is mutable, without its name (that is the task)."""
     return [
-        f"{name} ({'; '.join(mutability(present[name])) or 'recreated without the flaw: delete it'})"
+        "; ".join(mutability(present[name])) or "recreated without the flaw, but it was to be deleted"
         for name, kind in sorted(kinds.items())
         if kind.startswith(flaw) and name in present
     ]
@@ -57,14 +59,14 @@ def present(kube: Kube, params: dict) -> dict:
 def test_every_privileged_pod_is_deleted(kinds, present):
     """Every pod with a privileged container (init containers included) is deleted"""
     left = _left_in_place(kinds, present, "privileged-")
-    assert not left, f"still there: {', '.join(left)}; expected every pod with a privileged container deleted"
+    assert not left, f"{len(left)} privileged pod(s) still there ({' | '.join(left)}); expected none"
 
 
 @pytest.mark.points(2)
 def test_every_pod_with_a_writable_root_filesystem_is_deleted(kinds, present):
     """Every pod with a writable root filesystem in any container (init containers included) is deleted"""
     left = _left_in_place(kinds, present, "writable-")
-    assert not left, f"still there: {', '.join(left)}; expected every pod with a writable root filesystem deleted"
+    assert not left, f"{len(left)} writable pod(s) still there ({' | '.join(left)}); expected none"
 
 
 @pytest.mark.points(2)

@@ -58,16 +58,18 @@ def test_deleting_only_the_privileged_pod_misses_the_writable_ones(lab):
     _delete(lab, "queue")
     report = lab.grade()
     assert failed(report) == {WRITABLE}
-    text = message(report, WRITABLE)
-    assert f"{lab.params['api']} (init container prepare has a writable root (readOnlyRootFilesystem unset))" in text
-    assert f"{lab.params['cache']} (container log-shipper has a writable root (readOnlyRootFilesystem false))" in text
+    assert message(report, WRITABLE) == (
+        "2 writable pod(s) still there (init container prepare has a writable root "
+        "(readOnlyRootFilesystem unset) | container log-shipper has a writable root (readOnlyRootFilesystem false)); "
+        "expected none"
+    )
 
 
 def test_forgetting_the_init_container_fails_on_the_writable_criterion(lab):
     _delete(lab, "cache")
     report = lab.grade()
     assert failed(report) == {WRITABLE}
-    assert message(report, WRITABLE).startswith(f"still there: {lab.params['api']} (init container prepare")
+    assert message(report, WRITABLE).startswith("1 writable pod(s) still there (init container")
 
 
 def test_the_reference_solution_passes(lab):
