@@ -44,6 +44,11 @@ class ScenarioSpec(BaseModel):
     task: Annotated[str, Field(min_length=20, description="Jinja2 template rendered with the parameters")]
     hints: Annotated[list[Annotated[str, Field(min_length=3)]], Field(min_length=1)]
     solution: Annotated[str, Field(min_length=20)]
+    apiserver_may_be_down: Annotated[
+        bool,
+        Field(description="the task starts (or may end) with kube-apiserver down: start, check, solution and reset "
+              "run without first asking the API server to answer"),
+    ] = False  # fmt: skip
 
     @field_validator("domain")
     @classmethod

@@ -30,8 +30,11 @@ class SetupFailed(CannotGrade):
     """A playbook failed; the message lists the failed tasks."""
 
 
-def reachable(target: Target) -> None:
-    """Raise CannotGrade naming the target and what failed unless its API server answers."""
+def reachable(target: Target, scenario: Scenario | None = None) -> None:
+    """Raise CannotGrade naming the target and what failed unless its API server answers (not asked for a scenario
+    whose task is to bring kube-apiserver back: `apiserver_may_be_down`)."""
+    if scenario is not None and scenario.spec.apiserver_may_be_down:
+        return
     try:
         target.kube.ping()
     except CannotGrade as error:
@@ -75,7 +78,7 @@ def start(scenario: Scenario, target: Target, seed: int | None, on_task: OnTask,
 
     Ctrl-C during setup leaves the attempt in phase "setting-up": `lab reset` runs setup again and repairs it.
     """
-    reachable(target)
+    reachable(target, scenario)
     saved = state.load()
     previous = saved.current
     if previous is not None and previous.scenario != scenario.id:
@@ -123,7 +126,7 @@ def current(catalog: Catalog, wanted: str | None = None) -> tuple[Scenario, Atte
 def reset(scenario: Scenario, attempt: Attempt | None, target: Target, clean: bool, on_task: OnTask) -> None:
     """Back to the start of the task (setup again, same parameters); with `clean` (or for a scenario that is not the
     started one) only remove what the scenario set up. Caller holds the lock."""
-    reachable(target)
+    reachable(target, scenario)
     saved = state.load()
     if attempt is None or clean:
         run_stage(scenario, "reset.yml", target, attempt, on_task)
@@ -137,7 +140,7 @@ def reset(scenario: Scenario, attempt: Attempt | None, target: Target, clean: bo
 
 def apply_solution(scenario: Scenario, attempt: Attempt, target: Target, on_task: OnTask) -> None:
     """Run solution.yml and remember that the solution was used."""
-    reachable(target)
+    reachable(target, scenario)
     run_stage(scenario, "solution.yml", target, attempt, on_task)
     mark_solution_shown()
 
@@ -170,7 +173,7 @@ def check(scenario: Scenario, attempt: Attempt, target: Target, keyword: str | N
 
     if attempt.phase != "ready":
         raise NothingStarted(f"the setup of {scenario.id} did not finish ({attempt.phase}): run `lab reset` first")
-    reachable(target)
+    reachable(target, scenario)
     report = grade(scenario.grader, GradingContext(scenario.id, attempt.seed, attempt.params, target), keyword)
     saved = state.load()
     saved.results[scenario.id] = state.Result(
