@@ -51,13 +51,19 @@ class Attempt:
 
     def check(self) -> dict:
         """`lab check --json` as a dict, with its exit code under `exit_code`."""
-        checked = self.run("check", "--json")
+        for _ in range(3):
+            self.wait_for_api()
+            checked = self.run("check", "--json")
+            if checked.stdout.strip() or not any(word in checked.stderr for word in TRANSIENT):
+                break
+        assert checked.stdout.strip(), checked.stderr
         report = json.loads(checked.stdout)
         report["exit_code"] = checked.returncode
         return report
 
     def grade(self) -> Report:
         """The grader run in-process on the current state of the cluster."""
+        self.wait_for_api()
         context = GradingContext(self.scenario.id, self.seed, self.params, self.target)
         return grade(self.scenario.grader, context)
 
@@ -92,6 +98,7 @@ class Attempt:
 
     def solve(self) -> None:
         """Apply the reference solution (`lab solution --apply`)."""
+        self.wait_for_api()
         applied = self.run("solution", "--apply")
         assert applied.returncode == 0, applied.stdout + applied.stderr
 

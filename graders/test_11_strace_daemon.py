@@ -1,0 +1,103 @@
+"""Scenario 11, investigate a daemon's syscalls with strace: one test per criterion of the task.
+
+What setup started follows from the attempt's parameters (`daemon_binaries`, `culprit_binary`, `expected_finding`;
+the tests prove on the testbed that the culprit really does it, seen through strace). Whether the daemons run is
+read from the node's /proc (the listing proves it ran), the finding from the student's file.
+"""
+
+import posixpath
+import time
+
+import pytest
+
+from labs.grading.answers import answer_line, answer_lines
+from labs.grading.processes import node_processes, running_binary
+
+SLOTS = ("metrics", "backup", "sync")
+CHILDREN_EXIT_SECONDS = 8  # a stopped daemon's last child (sleep 3) may outlive it by a few seconds
+
+
+def daemon_binaries(params: dict) -> dict[str, str]:
+    """Daemon name -> the path of its binary."""
+    return {params[slot]: f"{params['bin_dir']}/{params[slot]}" for slot in SLOTS}
+
+
+def culprit_binary(params: dict) -> str:
+    return f"{params['bin_dir']}/{params[params['culprit']]}"
+
+
+def expected_finding(params: dict) -> str:
+    """What strace shows the culprit doing: the key file it opens, or the port it connects to."""
+    return params["key_file"] if params["behaviour"] == "reads-key" else str(params["port"])
+
+
+def _finding(line: str, behaviour: str) -> str:
+    if behaviour == "reads-key":
+        return posixpath.normpath(line) if line.startswith("/") else line
+    return line.rsplit(":", 1)[-1].strip()  # "127.0.0.1:43210" names the port as well
+
+
+@pytest.fixture(scope="module")
+def lines(node, params) -> list[str]:
+    return answer_lines(node("controlplane"), params["answer"])
+
+
+@pytest.fixture(scope="module")
+def processes(node, params) -> list:
+    """The node's processes, once no process of a stopped culprit is left (or a few seconds passed)."""
+    host = node("controlplane")
+    deadline = time.monotonic() + CHILDREN_EXIT_SECONDS
+    while True:
+        found = node_processes(host)
+        if not running_binary(found, culprit_binary(params)) or time.monotonic() >= deadline:
+            return found
+        time.sleep(1)
+
+
+@pytest.mark.points(2)
+def test_the_answer_names_the_daemons_binary(lines, params):
+    """Line 1 of {answer} is the path of the misbehaving daemon's binary"""
+    line = answer_line(lines, 1, params["answer"], "the path of the daemon's binary")
+    written = posixpath.normpath(line) if line.startswith("/") else line
+    binaries = daemon_binaries(params).values()
+    assert written == culprit_binary(params), (
+        f"line 1 is {line!r}: that daemon does not misbehave; strace each daemon with -f"
+        if written in binaries
+        else f"line 1 is {line!r}; expected the full path of one of the daemons' binaries in {params['bin_dir']}"
+    )
+
+
+@pytest.mark.points(2)
+def test_the_answer_names_what_it_does(lines, params):
+    """Line 2 of {answer} is what strace shows the daemon doing (the key file it opens or the port it connects to)"""
+    what = "the key file's full path" if params["behaviour"] == "reads-key" else "the port number"
+    line = answer_line(lines, 2, params["answer"], what)
+    assert _finding(line, params["behaviour"]) == expected_finding(params), (
+        f"line 2 is {line!r}, but the daemon does not {'open' if params['behaviour'] == 'reads-key' else 'use'} that;"
+        f" expected {what} as strace shows it"
+    )
+
+
+@pytest.mark.points(2)
+def test_the_daemon_is_stopped(processes, params):
+    """The misbehaving daemon no longer runs"""
+    left = running_binary(processes, culprit_binary(params))
+    assert not left, f"the misbehaving daemon still runs ({len(left)} process(es)); stop it once you found it"
+
+
+@pytest.mark.points(1)
+def test_the_daemons_binary_is_deleted(node, params):
+    """The misbehaving daemon's binary is deleted"""
+    exists = node("controlplane").file(culprit_binary(params)).exists
+    assert not exists, "the misbehaving daemon's binary still exists on controlplane; delete it once you found it"
+
+
+@pytest.mark.points(1)
+def test_the_other_daemons_keep_running(node, processes, params):
+    """The other two daemons still run from their binaries"""
+    host = node("controlplane")
+    others = {name: path for name, path in daemon_binaries(params).items() if path != culprit_binary(params)}
+    stopped = [name for name, path in others.items() if not running_binary(processes, path)]
+    assert not stopped, f"no longer running: {', '.join(stopped)}; only the misbehaving daemon is to be stopped"
+    deleted = [path for path in others.values() if not host.file(path).exists]
+    assert not deleted, f"deleted: {', '.join(deleted)}; only the misbehaving daemon's binary is to be deleted"
