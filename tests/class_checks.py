@@ -120,7 +120,7 @@ def wait_for_api(timeout: float = 180) -> None:
             time.sleep(2)
 
 
-def lab_retrying(run, *args: str, attempts: int = 3) -> subprocess.CompletedProcess:
+def lab_retrying(run, *args: str, attempts: int = 8) -> subprocess.CompletedProcess:
     """`run(*args)` (a lab command), again after the API server is back when it failed during a restart."""
     for attempt in range(attempts):
         wait_for_api()

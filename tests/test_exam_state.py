@@ -164,3 +164,19 @@ def test_the_end_of_the_time_with_an_unreachable_cluster_is_could_not_grade(stat
     assert late.returncode == 2, late.stderr
     assert "the time is up" in late.stderr and "127.0.0.1" in late.stderr and "Traceback" not in late.stderr
     assert not exam.load().graded
+
+
+def test_starting_an_exam_on_an_unreachable_cluster_leaves_no_exam(state_dir):
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "users": [{"name": "u", "user": {"token": "x"}}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "x",
+    }
+    (state_dir / "closed.conf").write_text(yaml.safe_dump(config))
+    refused = lab("--kubeconfig", str(state_dir / "closed.conf"), "exam", "start", "--tasks", "2", "--no-timer")
+    assert refused.returncode == 2
+    assert "cluster unreachable at https://127.0.0.1:1" in refused.stderr and "Traceback" not in refused.stderr
+    assert exam.load() is None
