@@ -54,18 +54,24 @@ class Attempt:
         for _ in range(3):
             self.wait_for_api()
             checked = self.run("check", "--json")
-            if checked.stdout.strip() or not any(word in checked.stderr for word in TRANSIENT):
+            report = json.loads(checked.stdout) if checked.stdout.strip() else {}
+            said = checked.stderr + " ".join(c["message"] for c in report.get("checks", []) if c["status"] == "error")
+            if report.get("verdict", "error") != "error" or not any(word in said for word in TRANSIENT):
                 break
-        assert checked.stdout.strip(), checked.stderr
-        report = json.loads(checked.stdout)
+        assert report, checked.stderr
         report["exit_code"] = checked.returncode
         return report
 
     def grade(self) -> Report:
         """The grader run in-process on the current state of the cluster."""
-        self.wait_for_api()
-        context = GradingContext(self.scenario.id, self.seed, self.params, self.target)
-        return grade(self.scenario.grader, context)
+        for _ in range(3):
+            self.wait_for_api()
+            context = GradingContext(self.scenario.id, self.seed, self.params, self.target)
+            report = grade(self.scenario.grader, context)
+            messages = " ".join(check.message for check in report.checks if check.status == "error")
+            if report.verdict != "error" or not any(word in messages for word in TRANSIENT):
+                break
+        return report
 
     def wait_for_api(self) -> None:
         """Return once the API server answers and authorizes again (someone else may be restarting it)."""
