@@ -107,6 +107,7 @@ class ApiserverStatus:
     readyz: str = ""
     manifest_error: str = ""
     log_errors: list[str] = field(default_factory=list)
+    causes: list[str] = field(default_factory=list)  # why it cannot start, known from its files (e.g. the policy)
 
     @property
     def runs_the_manifest(self) -> bool:
@@ -134,6 +135,7 @@ class ApiserverStatus:
             parts.append("the running kube-apiserver was not started from the current manifest" + _flag_diff(self))
         if not self.ready:
             parts.append(f"not ready ({self.readyz})")
+        parts += [f"it cannot start: {cause}" for cause in self.causes]
         if self.log_errors:
             parts.append("its last log lines: " + " | ".join(self.log_errors))
         return "; ".join(parts)

@@ -4,9 +4,10 @@ uses into its module:
     from labs.grading.apiserver_fixtures import *  # noqa: F403 - fixtures
 
 - `controlplane`: the testinfra host of node controlplane
-- `apiserver`: ApiserverStatus once the kubelet has applied the last manifest edit (patience for a restart, none
-  when the manifest or the audit policy it names cannot work); a kube-apiserver that is down fails criteria, it
-  does not make them "could not grade" (bringing it back is part of these tasks)
+- `apiserver`: ApiserverStatus once the kubelet has applied the last manifest edit (patience for a restart; when
+  the manifest or the audit policy it names cannot work, only until the process from before the edit is gone, and
+  the status names the cause); a kube-apiserver that is down fails criteria, it does not make them "could not
+  grade" (bringing it back is part of these tasks)
 - `running_flags`: the flags of the kube-apiserver that serves; fails the criterion when none does
 - `apiserver_manifest`: the manifest on the node, parsed; fails the criterion when it cannot be read
 - `audit_policy_result`: (path, PolicyResult) of the policy the apiserver reads; `audit_policy`: the accepted one
@@ -26,8 +27,8 @@ from labs.grading.audit import policy_on_node
 __all__ = ["apiserver", "apiserver_manifest", "audit_policy", "audit_policy_result", "controlplane", "running_flags"]
 
 CONTROLPLANE = "controlplane"
-PATIENCE = 90  # seconds to wait for a kube-apiserver that may be restarting
-NO_PATIENCE = 10  # ... when it cannot start (manifest problems, a refused policy)
+PATIENCE = 90  # seconds to wait for a kube-apiserver that may be restarting (or, when it cannot start, for the
+# process from before the last edit to go)
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +36,20 @@ def controlplane(node) -> Any:
     return node(CONTROLPLANE)
 
 
-def _cannot_start(host: Any, status: ApiserverStatus) -> bool:
-    if status.manifest_error or status.manifest is None:
-        return True
+def _why_it_cannot_start(host: Any, status: ApiserverStatus) -> list[str]:
+    """What in the manifest or the audit policy it names makes kube-apiserver exit (or the kubelet refuse it)."""
+    if status.manifest is None:
+        return [status.manifest_error]
     if status.manifest.problems:
-        return True
+        return []  # describe() lists them
     policy_flag = status.manifest.flag("audit-policy-file")
-    return bool(policy_flag) and policy_on_node(host, status.manifest, policy_flag)[1].refused
+    result = policy_on_node(host, status.manifest, policy_flag)[1] if policy_flag else None
+    return [result.apiserver_error] if result is not None and result.refused else []
+
+
+def _settled(status: ApiserverStatus) -> bool:
+    """Healthy, or the process from before the last edit is gone (none runs, or one with the manifest's flags)."""
+    return status.healthy or status.running_flags is None or status.runs_the_manifest
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +59,12 @@ def apiserver(controlplane, grading_context) -> ApiserverStatus:
     now = apiserver_status(controlplane, kube)
     if now.healthy:
         return now
-    patience = NO_PATIENCE if _cannot_start(controlplane, now) else PATIENCE
-    return wait_for_apiserver(controlplane, kube, timeout=patience)
+    causes = _why_it_cannot_start(controlplane, now)
+    if causes or (now.manifest is not None and now.manifest.problems):
+        status = wait_for_apiserver(controlplane, kube, timeout=PATIENCE, until=_settled)
+        status.causes = causes
+        return status
+    return wait_for_apiserver(controlplane, kube, timeout=PATIENCE)
 
 
 @pytest.fixture(scope="module")
