@@ -95,6 +95,7 @@ def classroom(testbed, tmp_path_factory) -> Iterator[Classroom]:
         assert started.returncode == 0, started.stderr
         yield Classroom(directory, names, states)
     finally:
+        wait_for_api()  # the cleanup must not be lost to an API server restart
         for state in states.values():
             if (state / "state.json").exists():
                 lab(state, "reset", "--clean")
