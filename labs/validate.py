@@ -37,6 +37,8 @@ def _templates(scenario: Scenario) -> list[str]:
                 problems.append(f"{field}: line {error.lineno}: {error.message}")
             except jinja2.UndefinedError as error:
                 problems.append(f"{field}: {error.message} (parameters: {', '.join(params) or 'none'})")
+            except (jinja2.TemplateError, TypeError, ValueError) as error:  # a filter or test misused at render time
+                problems.append(f"{field}: {type(error).__name__}: {error}")
         if problems:
             break
     return sorted(set(problems))
