@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from labs import output, session, state
@@ -14,8 +15,13 @@ from labs.targets import Target, from_ref, resolve
 
 def run(name: str, args: argparse.Namespace) -> int:
     """Run sub-command `name`; LabError and friends end as `lab: message` with their exit code."""
+    return reported(lambda: COMMANDS[name](args, Catalog()))
+
+
+def reported(command: Callable[[], int]) -> int:
+    """Run `command`; an unknown or invalid scenario or any LabError ends as a message and its exit code."""
     try:
-        return COMMANDS[name](args, Catalog())
+        return command()
     except UnknownScenario as error:
         output.error(str(error))
         return 2

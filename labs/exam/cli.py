@@ -28,19 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from labs import output
-    from labs.catalog import ScenarioError, UnknownScenario
-    from labs.errors import LabError
+    from labs.commands import reported
     from labs.exam import commands
 
-    try:
-        return commands.COMMANDS[args.exam_action](args)
-    except UnknownScenario as error:
-        output.error(str(error))
-        return 2
-    except ScenarioError as error:
-        output.error(f"invalid scenario (run lab validate):\n{error}")
-        return 1
-    except LabError as error:
-        output.error(str(error))
-        return error.exit_code
+    return reported(lambda: commands.COMMANDS[args.exam_action](args))
