@@ -26,17 +26,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.benchlib import wall  # noqa: E402
+
 LAB = str(Path(sys.executable).parent / "lab")
 SEED = 424242
-
-
-def wall(argv: list[str], env: dict | None = None, expect: tuple[int, ...] = (0,)) -> float:
-    start = time.perf_counter()
-    result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - start
-    if result.returncode not in expect:
-        raise SystemExit(f"{' '.join(argv)} exited {result.returncode}: {result.stderr[-2000:]}")
-    return elapsed
 
 
 def median_of(argv: list[str], repeat: int, **kwargs) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,3 +24,13 @@ def publish(text: str, append: Path | None) -> None:
     if append:
         with append.open("a", encoding="utf-8") as out:
             out.write("\n" + text)
+
+
+def wall(argv: list[str], env: dict | None = None, expect: tuple[int, ...] = (0,)) -> float:
+    """Wall time of one command in seconds; an unexpected exit code stops the benchmark with the command's output."""
+    start = time.perf_counter()
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if result.returncode not in expect:
+        raise SystemExit(f"{' '.join(argv)} exited {result.returncode}: {result.stderr[-2000:]}{result.stdout[-2000:]}")
+    return elapsed
