@@ -2,19 +2,20 @@
 
 What setup started follows from the attempt's parameters (`daemon_binaries`, `culprit_binary`, `expected_finding`;
 the tests prove on the testbed that the culprit really does it, seen through strace). Whether the daemons run is
-read from the node's /proc (the listing proves it ran), the finding from the student's file.
+read from the node's /proc (the listing proves it ran): a daemon is a process that lives through two listings a few
+seconds apart, so that the last children of a daemon just stopped do not count. The finding comes from the student's
+file.
 """
 
 import posixpath
-import time
 
 import pytest
 
 from labs.grading.answers import answer_line, answer_lines
-from labs.grading.processes import node_processes, running_binary
+from labs.grading.processes import lasting_processes, running_binary
 
 SLOTS = ("metrics", "backup", "sync")
-CHILDREN_EXIT_SECONDS = 8  # a stopped daemon's last child (sleep 3) may outlive it by a few seconds
+CHILD_LIFETIME_SECONDS = 4  # a daemon's children (cat, nc -w 1, sleep 3) live shorter than this
 
 
 def daemon_binaries(params: dict) -> dict[str, str]:
@@ -43,15 +44,10 @@ def lines(node, params) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def processes(node, params) -> list:
-    """The node's processes, once no process of a stopped culprit is left (or a few seconds passed)."""
-    host = node("controlplane")
-    deadline = time.monotonic() + CHILDREN_EXIT_SECONDS
-    while True:
-        found = node_processes(host)
-        if not running_binary(found, culprit_binary(params)) or time.monotonic() >= deadline:
-            return found
-        time.sleep(1)
+def processes(node) -> list:
+    """The node's long-running processes: a stopped daemon's last children may outlive it for a few seconds, and
+    must not make it look alive."""
+    return lasting_processes(node("controlplane"), CHILD_LIFETIME_SECONDS)
 
 
 @pytest.mark.points(2)

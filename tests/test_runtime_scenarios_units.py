@@ -11,7 +11,7 @@ import pytest
 
 from labs.catalog import Catalog
 from labs.errors import CannotGrade
-from labs.grading.processes import node_processes, running_binary
+from labs.grading.processes import NodeProcess, lasting, node_processes, running_binary
 from labs.params import generate
 
 SEEDS = range(300)
@@ -90,3 +90,12 @@ def test_a_listing_that_did_not_run_cannot_grade():
         node_processes(_Host("sh: /proc: not found\n"))
     with pytest.raises(CannotGrade, match="listing shell itself"):
         node_processes(_Host("MARKER 7\n8\x1fsh\x1f/bin/sh\x1fsh \x1f0::/\n"))
+
+
+def test_only_processes_alive_in_both_listings_last():
+    daemon = NodeProcess(10, "syncd", "/opt/bin/syncd", "sh ", "0::/")
+    child = NodeProcess(11, "syncd", "/opt/bin/syncd", "sleep 3 ", "0::/")
+    reused_pid = NodeProcess(10, "cat", "/bin/cat", "cat ", "0::/")
+    assert lasting([daemon, child], [daemon]) == [daemon]
+    assert lasting([child], [daemon, child]) == [child]
+    assert lasting([daemon], [reused_pid]) == []

@@ -5,6 +5,7 @@ it ran: it must contain the listing shell itself, else the node cannot be judged
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,3 +62,17 @@ def node_processes(host: Any) -> list[NodeProcess]:
 def running_binary(processes: list[NodeProcess], path: str) -> list[NodeProcess]:
     """The processes whose binary is `path` (a binary deleted after the start still counts)."""
     return [p for p in processes if p.exe in (path, f"{path} (deleted)")]
+
+
+def lasting(before: list[NodeProcess], after: list[NodeProcess]) -> list[NodeProcess]:
+    """The processes of `after` that were already there in `before` (same PID, same binary)."""
+    seen = {(process.pid, process.exe) for process in before}
+    return [process for process in after if (process.pid, process.exe) in seen]
+
+
+def lasting_processes(host: Any, seconds: float) -> list[NodeProcess]:
+    """The node's processes that live through `seconds`: long-running ones such as daemons, not the short-lived
+    children a daemon forks (which may outlive a stopped daemon for a moment and would make it look alive)."""
+    before = node_processes(host)
+    time.sleep(seconds)
+    return lasting(before, node_processes(host))
