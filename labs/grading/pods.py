@@ -72,15 +72,21 @@ def settled_pods(kube: Kube, namespace: str, timeout: float = SETTLE_SECONDS) ->
 ORIGINAL_PODS_ANNOTATION = "cks-lab/original-pods"
 
 
-def original_pod_uids(kube: Kube, namespace: str) -> dict[str, str]:
-    """Pod name -> uid of the pods a scenario's setup started, as setup recorded them in the namespace's annotation
-    `cks-lab/original-pods` (a JSON object). A pod of the same name with another uid was recreated by the student."""
+def recorded_by_setup(kube: Kube, namespace: str, annotation: str) -> dict[str, Any]:
+    """The JSON object a scenario's setup recorded in an annotation of the namespace (e.g. the uids of the objects
+    it created, so that the grader tells a kept object from a recreated one); CannotGrade when it is missing."""
     found = kube.get(kube.core.read_namespace, namespace)
-    text = ((found and found.metadata.annotations) or {}).get(ORIGINAL_PODS_ANNOTATION, "")
+    text = ((found and found.metadata.annotations) or {}).get(annotation, "")
     try:
         recorded = json.loads(text)
     except ValueError:
         recorded = None
     if not isinstance(recorded, dict):
-        raise CannotGrade(f"namespace {namespace} lacks the annotation {ORIGINAL_PODS_ANNOTATION} setup writes")
+        raise CannotGrade(f"namespace {namespace} lacks the annotation {annotation} setup writes")
     return recorded
+
+
+def original_pod_uids(kube: Kube, namespace: str) -> dict[str, str]:
+    """Pod name -> uid of the pods a scenario's setup started, as setup recorded them in the namespace's annotation
+    `cks-lab/original-pods` (a JSON object). A pod of the same name with another uid was recreated by the student."""
+    return recorded_by_setup(kube, namespace, ORIGINAL_PODS_ANNOTATION)
