@@ -1,5 +1,5 @@
 """Helpers for graders that judge pods: find a pod (saying what is there instead), wait for it to settle, walk
-its containers, and read effective security settings."""
+its containers, read effective security settings, and read what setup recorded on the namespace."""
 
 from __future__ import annotations
 
@@ -72,13 +72,21 @@ def settled_pods(kube: Kube, namespace: str, timeout: float = SETTLE_SECONDS) ->
 ORIGINAL_PODS_ANNOTATION = "cks-lab/original-pods"
 
 
+def text_recorded_by_setup(kube: Kube, namespace: str, annotation: str) -> str:
+    """The text a scenario's setup recorded in an annotation of the namespace (e.g. Falco's pid or a file's checksum
+    before the task); CannotGrade when the annotation is missing."""
+    found = kube.get(kube.core.read_namespace, namespace)
+    annotations = (found and found.metadata.annotations) or {}
+    if annotation not in annotations:
+        raise CannotGrade(f"namespace {namespace} lacks the annotation {annotation} setup writes")
+    return annotations[annotation]
+
+
 def recorded_by_setup(kube: Kube, namespace: str, annotation: str) -> dict[str, Any]:
     """The JSON object a scenario's setup recorded in an annotation of the namespace (e.g. the uids of the objects
     it created, so that the grader tells a kept object from a recreated one); CannotGrade when it is missing."""
-    found = kube.get(kube.core.read_namespace, namespace)
-    text = ((found and found.metadata.annotations) or {}).get(annotation, "")
     try:
-        recorded = json.loads(text)
+        recorded = json.loads(text_recorded_by_setup(kube, namespace, annotation))
     except ValueError:
         recorded = None
     if not isinstance(recorded, dict):
