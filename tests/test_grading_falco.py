@@ -7,7 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from labs.grading.falco import ConfigError, LocalFiles, load_node_rules, read_config, rules_paths, yaml_cpp_bool
+from labs.falco import behaviours as b
+from labs.grading.falco import (
+    ConfigError,
+    LocalFiles,
+    alerts,
+    fires,
+    load_node_rules,
+    read_config,
+    rules_paths,
+    yaml_cpp_bool,
+)
 
 FILES = LocalFiles()
 
@@ -88,3 +98,15 @@ def test_probe_rules_are_loaded_after_the_node_files(tmp_path):
                            "  priority: DEBUG\n"}  # fmt: skip
     ruleset = load_node_rules(FILES, read_config(FILES, main), extra)
     assert ruleset.ok and [r.name for r in ruleset.rules] == ["p"]
+
+
+def test_a_rule_hidden_by_an_earlier_one_fires_but_is_not_reported_with_rule_matching_first(tmp_path):
+    rule = "- rule: {}\n  desc: d\n  condition: evt.type = execve and proc.name = sh\n  output: o\n  priority: INFO\n"
+    rules = rule.format("any shell") + rule.format("mine")
+    main = _layout(tmp_path, "rules_files: [ROOT/rules.yaml]\n", **{"rules.yaml": rules})
+    config = read_config(FILES, main)
+    ruleset = load_node_rules(FILES, config)
+    sh = b.process_in_container("sh")
+    assert [m.rule for m in alerts(ruleset, sh, config)] == ["any shell"]
+    assert fires(ruleset, "mine", sh)
+    assert not fires(ruleset, "mine", b.process_in_container("ls"))

@@ -7,7 +7,8 @@
   only *.yaml/*.yml), loaded in order with labs.falco, optionally followed by in-memory probe rules;
 - `container_of`: a behaviours.Container for a real pod's container (its runtime id, image, pod and namespace),
   so that events look like the ones Falco sees on that node;
-- `alerts`: the alerts Falco would raise for an event with the configuration's rule_matching and priority.
+- `alerts`: the alerts Falco would raise for an event with the configuration's rule_matching and priority;
+  `fires`: whether one rule matches an event whatever the rules before it do.
 
 Files are read through `NodeFiles` (a testinfra host in graders, the local filesystem in tests).
 """
@@ -274,6 +275,11 @@ def alerts(ruleset: Ruleset, event: dict[str, Any], config: FalcoConfig | None =
     if config is None:
         return ruleset.evaluate(event)
     return ruleset.evaluate(event, rule_matching=config.rule_matching, priority=config.priority)
+
+
+def fires(ruleset: Ruleset, rule: str, event: dict[str, Any]) -> bool:
+    """Rule `rule` matches `event` on its own (with rule_matching: all, so that no rule before it hides it)."""
+    return any(m.rule == rule for m in ruleset.evaluate(event, rule_matching="all"))
 
 
 def container_of(pod: Any, name: str | None = None) -> Container:
