@@ -37,9 +37,15 @@ def message(report: Report, check_id: str) -> str:
     return next(c.message for c in report.checks if c.id == check_id)
 
 
-def _down_after_the_edit(status: ApiserverStatus) -> bool:
-    """Not serving, and the process from before the edit is gone (none runs, or one with the new flags)."""
-    return not status.ready and (status.running_flags is None or status.runs_the_manifest)
+def _running_apiserver_pid() -> int | None:
+    found = subprocess.run(["pgrep", "-n", "-x", "kube-apiserver"], capture_output=True, text=True, check=False)
+    return int(found.stdout) if found.returncode == 0 else None
+
+
+def _down_after_the_edit(before: int | None) -> Callable[[ApiserverStatus], bool]:
+    """Not serving, and the process from before the edit is gone (an edit of the mounts alone leaves the flags as
+    they were, so the flags cannot tell the old process from the new one)."""
+    return lambda status: not status.ready and (before is None or not Path(f"/proc/{before}").exists())
 
 
 class ApiserverScenario:
@@ -112,9 +118,10 @@ class ApiserverScenario:
         assert self.solved_manifest is not None, "needs test_the_reference_solution_passes first"
         manifest = yaml.safe_load(self.solved_manifest)
         edit(manifest)
+        before = _running_apiserver_pid()
         MANIFEST.write_text(yaml.safe_dump(manifest))
         if expect_down:
-            status = self.apiserver(until=_down_after_the_edit)
+            status = self.apiserver(until=_down_after_the_edit(before))
             assert not status.ready, "kube-apiserver kept serving"
         else:
             status = self.apiserver()
