@@ -11,26 +11,9 @@ import pytest
 from labs.falco import Ruleset
 from labs.falco import behaviours as b
 from labs.falco.priorities import priority_name
-from labs.grading.falco import (
-    LOCAL_RULES,
-    FalcoConfig,
-    HostFiles,
-    alerts,
-    container_of,
-    load_node_rules,
-    probe_rule,
-    require_config,
-    require_rules,
-)
-from labs.grading.falco_live import (
-    FalcoOutput,
-    exec_in_terminal,
-    exec_without_terminal,
-    is_alert_of,
-    require_falco,
-    wait_for_line,
-)
-from labs.grading.pods import require_pod
+from labs.grading.falco import LOCAL_RULES, alerts, container_of, fires, load_node_rules, probe_rule
+from labs.grading.falco_fixtures import *  # noqa: F403 - the fixtures falco_config, falco_rules, attempt_pod ...
+from labs.grading.falco_live import exec_in_terminal, exec_without_terminal, is_alert_of, wait_for_line
 from labs.k8s import Kube
 
 SHELLS = ("bash", "zsh", "ksh", "sh", "csh")
@@ -39,46 +22,29 @@ PROBE = "cks-lab probe"
 
 
 @pytest.fixture(scope="module")
-def files(node):
-    return HostFiles(node("controlplane"))
-
-
-@pytest.fixture(scope="module")
-def config(files) -> FalcoConfig:
-    return require_config(files)
-
-
-@pytest.fixture(scope="module")
-def ruleset(files, config) -> Ruleset:
-    return require_rules(files, config)
-
-
-@pytest.fixture(scope="module")
-def rule(ruleset, params):
-    found = ruleset.rule(params["rule"])
+def rule(falco_rules, params):
+    """The task's rule among the rules Falco loads."""
+    found = falco_rules.rule(params["rule"])
     assert found is not None, (
         f"no rule named {params['rule']!r} is loaded; rules of {LOCAL_RULES}: "
-        f"{', '.join(repr(r.name) for r in ruleset.rules if r.file == LOCAL_RULES) or 'none'}"
+        f"{', '.join(repr(r.name) for r in falco_rules.rules if r.file == LOCAL_RULES) or 'none'}"
     )
     return found
 
 
 @pytest.fixture(scope="module")
-def container(kube: Kube, params):
-    return container_of(require_pod(kube, params["namespace"], params["pod"]))
+def container(attempt_pod):
+    return container_of(attempt_pod)
 
 
-def _probe(files, config, params, condition: str) -> Ruleset:
-    loaded = load_node_rules(files, config, extra={"cks-lab-probe.yaml": probe_rule(PROBE, condition)})
+def _probe(falco_files, falco_config, condition: str) -> Ruleset:
+    """The rules Falco loads plus one probe rule with `condition`, to judge a list or macro on its own."""
+    loaded = load_node_rules(falco_files, falco_config, extra={"cks-lab-probe.yaml": probe_rule(PROBE, condition)})
     if not loaded.ok:
         error = loaded.errors[0]
         where = "" if error.file == "cks-lab-probe.yaml" else f" in {error.file}"
         pytest.fail(f"`{condition}` cannot be evaluated{where}: {error.message}", pytrace=False)
     return loaded
-
-
-def _fires(ruleset: Ruleset, name: str, event: dict) -> bool:
-    return any(m.rule == name for m in ruleset.evaluate(event, rule_matching="all"))
 
 
 def _shell_events(container) -> list[tuple[str, dict]]:
@@ -93,12 +59,12 @@ def _shell_events(container) -> list[tuple[str, dict]]:
 
 
 @pytest.mark.points(1)
-def test_the_rules_load_together_with_the_default_rules(config, ruleset):
+def test_the_rules_load_together_with_the_default_rules(falco_config, falco_rules):
     """Falco starts with falco_rules.local.yaml loaded after its default rules, without errors"""
-    loaded = ruleset.files
+    loaded = falco_rules.files
     assert "/etc/falco/falco_rules.yaml" in loaded, (
         f"Falco would not load its default rules /etc/falco/falco_rules.yaml (it loads: {', '.join(loaded)}; "
-        f"rules_files is set in {config.where('rules_files')})"
+        f"rules_files is set in {falco_config.where('rules_files')})"
     )
     assert LOCAL_RULES in loaded, f"Falco would not load {LOCAL_RULES} (it loads: {', '.join(loaded)})"
 
@@ -110,12 +76,12 @@ def test_the_rule_is_in_the_local_rules_file(rule):
 
 
 @pytest.mark.points(1)
-def test_the_list_holds_exactly_the_five_shells(files, config, params):
+def test_the_list_holds_exactly_the_five_shells(falco_files, falco_config, params):
     """List {list} holds bash, zsh, ksh, sh and csh, and nothing else"""
     name = params["list"]
-    probe = _probe(files, config, params, f"spawned_process and proc.name in ({name})")
+    probe = _probe(falco_files, falco_config, f"spawned_process and proc.name in ({name})")
     spawned = {p: b.process_in_container(p) for p in SHELLS + NOT_LISTED}
-    matched = {p for p, event in spawned.items() if _fires(probe, PROBE, event)}
+    matched = {p for p, event in spawned.items() if fires(probe, PROBE, event)}
     if not matched:
         pytest.fail(f"list {name} is not defined in a rules file Falco loads (or is empty)", pytrace=False)
     missing, extra = [s for s in SHELLS if s not in matched], sorted(matched - set(SHELLS))
@@ -125,11 +91,11 @@ def test_the_list_holds_exactly_the_five_shells(files, config, params):
 
 
 @pytest.mark.points(1)
-def test_the_macro_is_true_in_containers_and_false_on_the_host(files, config, params, container):
+def test_the_macro_is_true_in_containers_and_false_on_the_host(falco_files, falco_config, params, container):
     """Macro {macro} is true for events in a container and false on the host"""
-    probe = _probe(files, config, params, f"spawned_process and {params['macro']}")
-    in_container = _fires(probe, PROBE, b.process_in_container("ls", container=container))
-    on_host = _fires(probe, PROBE, b.shell_on_host(shell="bash"))
+    probe = _probe(falco_files, falco_config, f"spawned_process and {params['macro']}")
+    in_container = fires(probe, PROBE, b.process_in_container("ls", container=container))
+    on_host = fires(probe, PROBE, b.shell_on_host(shell="bash"))
     assert in_container and not on_host, (
         f"macro {params['macro']} is {str(in_container).lower()} for a process in container "
         f"{container.name} of pod {container.pod} and {str(on_host).lower()} for a process on the host "
@@ -138,16 +104,17 @@ def test_the_macro_is_true_in_containers_and_false_on_the_host(files, config, pa
 
 
 @pytest.mark.points(2)
-def test_the_rule_is_reported_for_every_listed_shell_in_the_pod(ruleset, rule, config, container):
+def test_the_rule_is_reported_for_every_listed_shell_in_the_pod(falco_rules, rule, falco_config, container):
     """Falco reports rule "{rule}" for bash, zsh, ksh, sh and csh started in pod {pod}, with and without a terminal"""
     problems = []
     for how, event in _shell_events(container):
-        reported = alerts(ruleset, event, config)
+        reported = alerts(falco_rules, event, falco_config)
         if any(m.rule == rule.name for m in reported):
             continue
-        if _fires(ruleset, rule.name, event):
+        if fires(falco_rules, rule.name, event):
             hidden_by = reported[0].rule if reported else "nothing"
-            problems.append(f"{how}: Falco reports {hidden_by!r} instead (rule_matching: {config.rule_matching})")
+            matching = falco_config.rule_matching
+            problems.append(f"{how}: Falco reports {hidden_by!r} instead (rule_matching: {matching})")
         elif not rule.enabled:
             problems.append(f"{how}: the rule is disabled")
         else:
@@ -156,7 +123,7 @@ def test_the_rule_is_reported_for_every_listed_shell_in_the_pod(ruleset, rule, c
 
 
 @pytest.mark.points(1)
-def test_the_rule_stays_quiet_on_the_host_and_for_other_programs(ruleset, rule, container):
+def test_the_rule_stays_quiet_on_the_host_and_for_other_programs(falco_rules, rule, container):
     """Rule "{rule}" does not fire for shells on the host or for other programs in containers"""
     quiet = {
         "bash on the host (ssh session)": b.shell_on_host(shell="bash"),
@@ -164,7 +131,7 @@ def test_the_rule_stays_quiet_on_the_host_and_for_other_programs(ruleset, rule, 
         **{f"{p} in pod {container.pod}": b.process_in_container(p, container=container) for p in NOT_LISTED},
         f"cat /etc/hostname in pod {container.pod}": b.read_file("/etc/hostname", container=container),
     }
-    noisy = [what for what, event in quiet.items() if _fires(ruleset, rule.name, event)]
+    noisy = [what for what, event in quiet.items() if fires(falco_rules, rule.name, event)]
     assert not noisy, f"rule {rule.name!r} fires for: {', '.join(noisy)}"
 
 
@@ -177,7 +144,7 @@ def test_the_alert_has_the_priority(rule, params):
 
 
 @pytest.mark.points(1)
-def test_the_alert_output_has_the_fields(ruleset, rule, params, container):
+def test_the_alert_output_has_the_fields(rule, params, container):
     """The rule's output contains the fields {fields}"""
     wanted = params["fields"].split(",")
     event = b.shell_in_container(shell="sh", container=container, interactive=False)
@@ -189,25 +156,22 @@ def test_the_alert_output_has_the_fields(ruleset, rule, params, container):
 
 
 @pytest.mark.points(1)
-def test_live_falco_alerts_for_shells_exec_d_into_the_pod(kube: Kube, node, params, request):
+def test_live_falco_alerts_for_shells_exec_d_into_the_pod(kube: Kube, attempt_pod, live_falco, request):
     """Live: a shell exec'd into pod {pod} with and without a terminal appears in Falco's alerts within seconds"""
-    pod = require_pod(kube, params["namespace"], params["pod"])
-    host = node(pod.spec.node_name or "controlplane")
-    require_falco(host)  # before anything else: where Falco does not run, this criterion is not judged
-    config, rule = request.getfixturevalue("config"), request.getfixturevalue("rule")
-    output = FalcoOutput(host, config)
-    kubeconfig = kube.kubeconfig
+    output = live_falco(attempt_pod.spec.node_name or "controlplane")  # where Falco does not run: not judged
+    rule = request.getfixturevalue("rule")
+    kubeconfig, namespace, pod = kube.kubeconfig, attempt_pod.metadata.namespace, attempt_pod.metadata.name
     problems = []
     for how, run in (
-        ("kubectl exec -it (a terminal)", lambda: exec_in_terminal(kubeconfig, pod.metadata.namespace,
-                                                                    pod.metadata.name, "app", "sh")),
-        ("kubectl exec (no terminal)", lambda: exec_without_terminal(kubeconfig, pod.metadata.namespace,
-                                                                      pod.metadata.name, "app", "sh", "-c", "id")),
-    ):  # fmt: skip
+        ("kubectl exec -it (a terminal)", lambda: exec_in_terminal(kubeconfig, namespace, pod, "app", "sh")),
+        (
+            "kubectl exec (no terminal)",
+            lambda: exec_without_terminal(kubeconfig, namespace, pod, "app", "sh", "-c", "id"),
+        ),
+    ):
         output.mark()
         run()
-        found = wait_for_line(output.new_lines, lambda line: is_alert_of(line, rule.name, rule.output,
-                                                                          pod.metadata.name))  # fmt: skip
+        found = wait_for_line(output.new_lines, lambda line: is_alert_of(line, rule.name, rule.output, pod))
         if found is None:
-            problems.append(f"{how}: no alert of rule {rule.name!r} for pod {pod.metadata.name} within 20 s")
+            problems.append(f"{how}: no alert of rule {rule.name!r} for pod {pod} within 20 s")
     assert not problems, "; ".join(problems) + " (was Falco reloaded after the change?)"

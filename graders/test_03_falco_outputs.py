@@ -10,23 +10,13 @@ import os
 
 import pytest
 
-from labs.errors import CannotGrade
-from labs.grading.falco import FalcoConfig, HostFiles, require_config, require_rules
-from labs.grading.falco_live import FalcoOutput, exec_without_terminal, require_falco, wait_for_line
-from labs.grading.pods import require_pod
+from labs.grading.falco import FalcoConfig
+from labs.grading.falco_fixtures import *  # noqa: F403 - the fixtures falco_config, falco_rules, attempt_pod ...
+from labs.grading.falco_live import exec_without_terminal, require_falco, wait_for_line
+from labs.grading.pods import text_recorded_by_setup
 from labs.k8s import Kube
 
 PID_ANNOTATION = "cks-lab/falco-pid"
-
-
-@pytest.fixture(scope="module")
-def files(node):
-    return HostFiles(node("controlplane"))
-
-
-@pytest.fixture(scope="module")
-def config(files) -> FalcoConfig:
-    return require_config(files)
 
 
 def _seen(config: FalcoConfig, dotted: str) -> str:
@@ -35,45 +25,38 @@ def _seen(config: FalcoConfig, dotted: str) -> str:
 
 
 @pytest.mark.points(2)
-def test_falco_starts_with_the_configuration_and_rules(files, config):
+def test_falco_starts_with_the_configuration_and_rules(falco_rules):
     """Falco accepts the configuration (falco.yaml and its drop-ins) and loads its rules"""
-    require_rules(files, config)
 
 
 @pytest.mark.points(2)
-def test_alerts_are_json(config):
+def test_alerts_are_json(falco_config):
     """json_output is true"""
-    assert config.json_output, f"{_seen(config, 'json_output')}, which Falco reads as false; expected true"
+    assert falco_config.json_output, f"{_seen(falco_config, 'json_output')}, which Falco reads as false; expected true"
 
 
 @pytest.mark.points(3)
-def test_alerts_go_to_the_file(config, params):
+def test_alerts_go_to_the_file(falco_config, params):
     """file_output is enabled and writes to {alerts_file}"""
-    enabled, filename = config.file_output
-    assert enabled, f"{_seen(config, 'file_output.enabled')}, which Falco reads as false; expected true"
+    enabled, filename = falco_config.file_output
+    assert enabled, f"{_seen(falco_config, 'file_output.enabled')}, which Falco reads as false; expected true"
     expected = params["alerts_file"]
-    assert os.path.normpath(filename) == expected, f"{_seen(config, 'file_output.filename')}, expected {expected}"
+    assert os.path.normpath(filename) == expected, f"{_seen(falco_config, 'file_output.filename')}, expected {expected}"
 
 
 @pytest.mark.points(1)
-def test_alerts_still_reach_syslog(config):
+def test_alerts_still_reach_syslog(falco_config):
     """syslog_output stays enabled"""
-    assert config.boolean("syslog_output.enabled"), f"{_seen(config, 'syslog_output.enabled')}; keep it enabled"
-
-
-def _recorded_pid(kube: Kube, namespace: str) -> str:
-    found = kube.get(kube.core.read_namespace, namespace)
-    annotations = (found and found.metadata.annotations) or {}
-    if PID_ANNOTATION not in annotations:
-        raise CannotGrade(f"namespace {namespace} lacks the annotation {PID_ANNOTATION} setup writes")
-    return annotations[PID_ANNOTATION]
+    assert falco_config.boolean("syslog_output.enabled"), (
+        f"{_seen(falco_config, 'syslog_output.enabled')}; keep it enabled"
+    )
 
 
 @pytest.mark.points(1)
 def test_live_falco_was_reloaded_not_restarted(kube: Kube, node, params):
     """Live: Falco still runs as the process setup saw (a hot reload, not a restart)"""
     pid = require_falco(node("controlplane"))
-    recorded = _recorded_pid(kube, params["namespace"])
+    recorded = text_recorded_by_setup(kube, params["namespace"], PID_ANNOTATION)
     assert str(pid) == recorded, (
         f"Falco runs as pid {pid}, setup saw pid {recorded or 'none'}: it was restarted; "
         "apply configuration changes with systemctl reload (SIGHUP)"
@@ -81,13 +64,10 @@ def test_live_falco_was_reloaded_not_restarted(kube: Kube, node, params):
 
 
 @pytest.mark.points(1)
-def test_live_a_fresh_alert_arrives_in_the_file_as_json(kube: Kube, node, params, request):
+def test_live_a_fresh_alert_arrives_in_the_file_as_json(kube: Kube, live_falco, params, request):
     """Live: an alert raised in pod {pod} arrives in {alerts_file} as a JSON line within seconds"""
-    host = node("controlplane")
-    require_falco(host)  # before anything else: where Falco does not run, this criterion is not judged
-    config = request.getfixturevalue("config")
-    pod = require_pod(kube, params["namespace"], params["pod"])
-    output = FalcoOutput(host, config)
+    output = live_falco("controlplane")  # before anything else: where Falco does not run, not judged
+    pod = request.getfixturevalue("attempt_pod")
     output.mark()
     exec_without_terminal(kube.kubeconfig, pod.metadata.namespace, pod.metadata.name, "app", "cat", "/etc/shadow")
     line = wait_for_line(output.new_file_lines, lambda text: pod.metadata.name in text)

@@ -11,27 +11,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from labs.falco import Ruleset
 from labs.falco import behaviours as b
 from labs.falco.output import parse_output
-from labs.grading.falco import (
-    UPSTREAM_RULES,
-    FalcoConfig,
-    HostFiles,
-    alerts,
-    container_of,
-    require_config,
-    require_rules,
-)
-from labs.grading.falco_live import (
-    FalcoOutput,
-    exec_in_terminal,
-    exec_without_terminal,
-    is_alert_of,
-    require_falco,
-    wait_for_line,
-)
-from labs.grading.pods import require_pod
+from labs.grading.falco import UPSTREAM_RULES, alerts, container_of, fires
+from labs.grading.falco_fixtures import *  # noqa: F403 - the fixtures falco_config, falco_rules, attempt_pod ...
+from labs.grading.falco_live import exec_in_terminal, exec_without_terminal, is_alert_of, wait_for_line
+from labs.grading.pods import text_recorded_by_setup
 from labs.k8s import Kube
 
 CHECKSUM_ANNOTATION = "cks-lab/falco-rules-sha256"
@@ -76,38 +61,24 @@ BEHAVIOURS = {
 
 
 @pytest.fixture(scope="module")
-def files(node):
-    return HostFiles(node("controlplane"))
+def container(attempt_pod) -> b.Container:
+    return container_of(attempt_pod, "app")
 
 
 @pytest.fixture(scope="module")
-def config(files) -> FalcoConfig:
-    return require_config(files)
+def event(container, params) -> dict:
+    """The rule's behaviour in the pod."""
+    return BEHAVIOURS[params["rule"]].positive(container)
 
 
 @pytest.fixture(scope="module")
-def ruleset(files, config) -> Ruleset:
-    return require_rules(files, config)
-
-
-@pytest.fixture(scope="module")
-def pod(kube: Kube, params):
-    return require_pod(kube, params["namespace"], params["pod"])
-
-
-@pytest.fixture(scope="module")
-def event(pod, params) -> dict:
-    return BEHAVIOURS[params["rule"]].positive(container_of(pod, "app"))
-
-
-@pytest.fixture(scope="module")
-def alert(ruleset, config, event, params):
+def alert(falco_rules, falco_config, event, params):
     """The alert Falco raises for the rule's behaviour in the pod."""
     name = params["rule"]
-    reported = alerts(ruleset, event, config)
+    reported = alerts(falco_rules, event, falco_config)
     found = next((m for m in reported if m.rule == name), None)
     if found is None:
-        rule = ruleset.rule(name)
+        rule = falco_rules.rule(name)
         why = (
             "the rule is not loaded" if rule is None
             else "the rule is disabled" if not rule.enabled
@@ -119,19 +90,14 @@ def alert(ruleset, config, event, params):
 
 
 @pytest.mark.points(1)
-def test_falco_loads_the_rules(ruleset):
+def test_falco_loads_the_rules(falco_rules):
     """Falco starts with its rules files, without errors"""
 
 
 @pytest.mark.points(2)
 def test_the_default_rules_file_is_untouched(kube: Kube, node, params):
     """/etc/falco/falco_rules.yaml is unchanged"""
-    namespace = kube.get(kube.core.read_namespace, params["namespace"])
-    recorded = ((namespace and namespace.metadata.annotations) or {}).get(CHECKSUM_ANNOTATION)
-    if not recorded:
-        from labs.errors import CannotGrade
-
-        raise CannotGrade(f"namespace {params['namespace']} lacks the annotation {CHECKSUM_ANNOTATION} setup writes")
+    recorded = text_recorded_by_setup(kube, params["namespace"], CHECKSUM_ANNOTATION)
     now = node("controlplane").file(UPSTREAM_RULES)
     assert now.exists, f"{UPSTREAM_RULES} was deleted"
     assert now.sha256sum == recorded, f"{UPSTREAM_RULES} was changed: change the rule in the local rules file instead"
@@ -146,38 +112,29 @@ def test_the_alert_has_the_new_priority(alert, params):
 
 
 @pytest.mark.points(3)
-def test_the_alert_has_the_new_output(ruleset, alert, event, params):
+def test_the_alert_has_the_new_output(falco_rules, alert, event, params):
     """Rule "{rule}" alerts with exactly the requested output"""
-    rule = ruleset.rule(params["rule"])
+    rule = falco_rules.rule(params["rule"])
     seen = rule.output.render(event)
     expected = parse_output(params["output"]).render(event)
     assert seen == expected, f"the alert reads {seen!r}, expected {expected!r} (output: {rule.output_text.strip()!r})"
 
 
 @pytest.mark.points(1)
-def test_the_rule_still_detects_what_it_did(ruleset, alert, pod, params):
+def test_the_rule_still_detects_what_it_did(falco_rules, alert, container, params):
     """Rule "{rule}" still fires on its behaviour, and only there"""
-    behaviour = BEHAVIOURS[params["rule"]]
-    container = container_of(pod, "app")
-    noisy = [
-        what
-        for what, build in behaviour.negatives.items()
-        if any(m.rule == params["rule"] for m in ruleset.evaluate(build(container), rule_matching="all"))
-    ]
+    negatives = BEHAVIOURS[params["rule"]].negatives
+    noisy = [what for what, build in negatives.items() if fires(falco_rules, params["rule"], build(container))]
     assert not noisy, f"rule {params['rule']!r} now also fires for: {', '.join(noisy)}; keep its condition"
 
 
 @pytest.mark.points(1)
-def test_live_falco_reports_the_changed_alert(kube: Kube, node, params, request):
+def test_live_falco_reports_the_changed_alert(kube: Kube, attempt_pod, live_falco, params):
     """Live: triggering the rule in pod {pod} gives an alert with the new priority and output within seconds"""
-    pod = require_pod(kube, params["namespace"], params["pod"])
-    host = node(pod.spec.node_name or "controlplane")
-    require_falco(host)  # before anything else: where Falco does not run, this criterion is not judged
-    config = request.getfixturevalue("config")
+    output = live_falco(attempt_pod.spec.node_name or "controlplane")  # where Falco does not run: not judged
     behaviour, name = BEHAVIOURS[params["rule"]], params["rule"]
-    output = FalcoOutput(host, config)
     output.mark()
-    namespace, pod_name = pod.metadata.namespace, pod.metadata.name
+    namespace, pod_name = attempt_pod.metadata.namespace, attempt_pod.metadata.name
     if behaviour.terminal:
         exec_in_terminal(kube.kubeconfig, namespace, pod_name, "app", behaviour.trigger[0])
     else:

@@ -10,8 +10,8 @@ attempt's pod, and Falco's live output. Import them into the grader module:
   error (file, line, item)
 - `attempt_pod`: the pod named by the attempt's `namespace` and `pod` parameters, once Ready; fails every criterion
   that uses it with the pods that are there instead
-- `live_falco`: `live_falco(host)` is Falco's output on that node (labs.grading.falco_live.FalcoOutput) for a live
-  criterion; it skips the criterion as "not gradable here" where Falco does not run, and only then reads
+- `live_falco`: `live_falco(node_name)` is Falco's output on that node (labs.grading.falco_live.FalcoOutput) for
+  a live criterion; it skips the criterion as "not gradable here" where Falco does not run, and only then reads
   `falco_config`, so a configuration that is broken cannot fail a criterion that could not be judged anyway
 """
 
@@ -58,10 +58,11 @@ def attempt_pod(kube: Kube, params) -> Any:
 
 
 @pytest.fixture
-def live_falco(request: pytest.FixtureRequest) -> Callable[[Any], FalcoOutput]:
-    """`live_falco(host)`: Falco's output on that node, or the criterion skipped where Falco does not run there."""
+def live_falco(node, request: pytest.FixtureRequest) -> Callable[[str], FalcoOutput]:
+    """`live_falco(node_name)`: Falco's output on that node, or the criterion skipped where Falco does not run."""
 
-    def output_on(host: Any) -> FalcoOutput:
+    def output_on(node_name: str = FALCO_NODE) -> FalcoOutput:
+        host = node(node_name)
         require_falco(host)  # before the configuration: where Falco does not run, the criterion is not judged
         return FalcoOutput(host, request.getfixturevalue("falco_config"))
 
