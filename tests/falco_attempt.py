@@ -1,17 +1,22 @@
 """Helpers for the tests that prove the Falco scenarios (02-05) on the testbed, where Falco cannot run:
 
-- the default rules go where the package puts them (/etc/falco/falco_rules.yaml), from ../shared/data/falco
-  (never copied into the repository);
-- a live criterion must say "not gradable here" (it is reported as not judged), every other one is judged;
-- a node file is rewritten for a near-miss and put back afterwards.
+- `falco_lab(N, SEED)` makes the module's `lab` fixture: scenario N started with SEED, the default rules where the
+  package puts them (/etc/falco/falco_rules.yaml, from ../shared/data/falco, never copied into the repository);
+- a live criterion must say "not gradable here" (it is reported as not judged), every other one is judged, and
+  after the reference solution passes (`check_the_solution`);
+- a node file is rewritten for a near-miss and put back afterwards (`rewritten`, `grade_with`), often starting from
+  what the reference solution wrote (`SolvedText`).
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
+from lab_attempt import Attempt, started
 
 from labs.grading.falco import UPSTREAM_RULES
 from labs.grading.falco_live import NOT_GRADABLE
@@ -27,6 +32,20 @@ def install_default_rules(shared_dir: Path) -> None:
         shutil.copyfile(source, target)
 
 
+def falco_lab(number: int, seed: int) -> Callable[..., Iterator[Attempt]]:
+    """A module-scoped fixture `lab` (assign it to `lab`): scenario `number` started on the testbed with `seed`,
+    Falco's default rules in place; `lab reset --clean` afterwards."""
+
+    @pytest.fixture(scope="module")
+    def lab(testbed, shared_dir, tmp_path_factory) -> Iterator[Attempt]:
+        """The attempt of the scenario falco_lab was given, started on the testbed."""
+        install_default_rules(shared_dir)
+        with started(number, seed, tmp_path_factory.mktemp("lab-state")) as attempt:
+            yield attempt
+
+    return lab
+
+
 def _checks(report: Report | dict) -> list[dict]:
     return report["checks"] if isinstance(report, dict) else [c.as_json() for c in report.checks]
 
@@ -38,6 +57,14 @@ def judged_failures(report: Report | dict, live: set[str]) -> set[str]:
     assert set(errors) == live, errors
     assert all(NOT_GRADABLE in text for text in errors.values()), errors
     return {c["id"] for c in checks if c["status"] == "fail"}
+
+
+def check_the_solution(lab: Attempt, live: set[str], score: tuple[int, int]) -> None:
+    """`lab solution --apply`, then `lab check`: every criterion but the `live` ones passes, `score` (points, of)."""
+    lab.solve()
+    report = lab.check()
+    assert judged_failures(report, live) == set()
+    assert (report["score"], report["max_score"]) == score
 
 
 def message_of(report: Report | dict, check_id: str) -> str:
@@ -58,3 +85,26 @@ def rewritten(path: str | Path, text: str) -> Iterator[None]:
             file.unlink(missing_ok=True)
         else:
             file.write_bytes(before)
+
+
+def grade_with(lab: Attempt, path: str | Path, text: str) -> Report:
+    """The grader's report (in-process) while `path` holds `text`; the file is put back afterwards."""
+    with rewritten(path, text):
+        return lab.grade()
+
+
+class SolvedText:
+    """What the reference solution left in a file, kept by the test that applies the solution, for the near-misses
+    after it in the module (each one changes it a little)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._text: str | None = None
+
+    def keep(self) -> None:
+        self._text = self.path.read_text()
+
+    @property
+    def text(self) -> str:
+        assert self._text is not None, "needs test_the_reference_solution_passes first"
+        return self._text

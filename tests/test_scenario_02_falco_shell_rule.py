@@ -7,12 +7,8 @@ container_shells, macro in_a_container, priority CRITICAL, fields user.name,proc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from falco_attempt import install_default_rules, judged_failures, message_of, rewritten
-from lab_attempt import Attempt, started
+from falco_attempt import SolvedText, check_the_solution, falco_lab, grade_with, judged_failures, message_of, rewritten
 
 from labs.grading.falco import LOCAL_RULES
 
@@ -29,24 +25,9 @@ PRIORITY = "test_the_alert_has_the_priority"
 FIELDS = "test_the_alert_output_has_the_fields"
 LIVE = {"test_live_falco_alerts_for_shells_exec_d_into_the_pod"}
 RULE_CRITERIA = {IN_LOCAL, REPORTED, QUIET, PRIORITY, FIELDS}
-SOLVED: dict[str, str] = {}
+SOLVED = SolvedText(LOCAL_RULES)
 
-
-@pytest.fixture(scope="module")
-def lab(testbed, shared_dir, tmp_path_factory) -> Iterator[Attempt]:
-    install_default_rules(shared_dir)
-    with started(2, SEED, tmp_path_factory.mktemp("lab-state")) as attempt:
-        yield attempt
-
-
-def _solved() -> str:
-    assert SOLVED, "needs test_the_reference_solution_passes first"
-    return SOLVED["text"]
-
-
-def _grade_with(lab: Attempt, text: str, path: str = LOCAL_RULES) -> object:
-    with rewritten(path, text):
-        return lab.grade()
+lab = falco_lab(2, SEED)
 
 
 def test_the_task_names_this_attempts_rule_list_and_macro(lab):
@@ -67,22 +48,19 @@ def test_after_setup_the_check_fails_on_every_rule_criterion(lab):
 
 
 def test_the_reference_solution_passes(lab):
-    lab.solve()
-    report = lab.check()
-    assert judged_failures(report, LIVE) == set()
-    assert (report["score"], report["max_score"]) == (9, 10)
-    SOLVED["text"] = Path(LOCAL_RULES).read_text()
+    check_the_solution(lab, LIVE, score=(9, 10))
+    SOLVED.keep()
 
 
 def test_rule_matching_all_instead_of_disabling_the_default_rule_passes(lab):
-    without_disable = _solved().split("- rule: Terminal shell in container")[0]
+    without_disable = SOLVED.text.split("- rule: Terminal shell in container")[0]
     with rewritten("/etc/falco/config.d/matching.yaml", "rule_matching: all\n"):
-        report = _grade_with(lab, without_disable)
+        report = grade_with(lab, LOCAL_RULES, without_disable)
     assert judged_failures(report, LIVE) == set()
 
 
 def test_the_seed_example_misspelling_output_fails_with_falcos_error(lab):
-    report = _grade_with(lab, _solved().replace("  output: ", "  ouput: "))
+    report = grade_with(lab, LOCAL_RULES, SOLVED.text.replace("  output: ", "  ouput: "))
     assert judged_failures(report, LIVE) == {LOADS, LIST, MACRO} | RULE_CRITERIA
     text = message_of(report, LOADS)
     assert text.startswith("Falco would refuse to start: /etc/falco/falco_rules.local.yaml:7:")
@@ -91,7 +69,7 @@ def test_the_seed_example_misspelling_output_fails_with_falcos_error(lab):
 
 
 def test_keeping_the_default_terminal_shell_rule_hides_the_rule_for_kubectl_exec_it(lab):
-    report = _grade_with(lab, _solved().split("- rule: Terminal shell in container")[0])
+    report = grade_with(lab, LOCAL_RULES, SOLVED.text.split("- rule: Terminal shell in container")[0])
     assert judged_failures(report, LIVE) == {REPORTED}
     assert message_of(report, REPORTED).startswith(
         "kubectl exec -it ... -- bash: Falco reports 'Terminal shell in container' instead (rule_matching: first)"
@@ -99,14 +77,18 @@ def test_keeping_the_default_terminal_shell_rule_hides_the_rule_for_kubectl_exec
 
 
 def test_a_rule_requiring_a_terminal_misses_non_interactive_exec(lab):
-    report = _grade_with(lab, _solved().replace("proc.name in (container_shells)", "proc.name in (container_shells) "
-                                                "and proc.tty != 0"))  # fmt: skip
+    tty_only = SOLVED.text.replace(
+        "proc.name in (container_shells)", "proc.name in (container_shells) and proc.tty != 0"
+    )
+    report = grade_with(lab, LOCAL_RULES, tty_only)
     assert judged_failures(report, LIVE) == {REPORTED}
     assert "kubectl exec ... -- bash -c ...: the rule does not match" in message_of(report, REPORTED)
 
 
 def test_a_rule_without_the_container_macro_fires_on_the_host(lab):
-    report = _grade_with(lab, _solved().replace("spawned_process and in_a_container and", "spawned_process and"))
+    report = grade_with(
+        lab, LOCAL_RULES, SOLVED.text.replace("spawned_process and in_a_container and", "spawned_process and")
+    )
     assert judged_failures(report, LIVE) == {QUIET}
     assert message_of(report, QUIET) == (
         "rule 'Shell spawned in a container' fires for: bash on the host (ssh session), "
@@ -115,7 +97,9 @@ def test_a_rule_without_the_container_macro_fires_on_the_host(lab):
 
 
 def test_matching_shells_by_substring_fires_for_other_programs(lab):
-    report = _grade_with(lab, _solved().replace("proc.name in (container_shells)", "proc.name contains sh"))
+    report = grade_with(
+        lab, LOCAL_RULES, SOLVED.text.replace("proc.name in (container_shells)", "proc.name contains sh")
+    )
     assert judged_failures(report, LIVE) == {QUIET}
     assert "ash in pod api-ember, dash in pod api-ember, tcsh in pod api-ember, sshd in pod api-ember" in (
         message_of(report, QUIET)
@@ -123,8 +107,10 @@ def test_matching_shells_by_substring_fires_for_other_programs(lab):
 
 
 def test_a_list_with_an_extra_shell_and_a_macro_true_everywhere_fail_their_criteria(lab):
-    text = _solved().replace("[bash, zsh, ksh, sh, csh]", "[bash, zsh, ksh, sh, csh, dash]")
-    report = _grade_with(lab, text.replace("condition: (container.id != host)", "condition: (container.id exists)"))
+    text = SOLVED.text.replace("[bash, zsh, ksh, sh, csh]", "[bash, zsh, ksh, sh, csh, dash]")
+    report = grade_with(
+        lab, LOCAL_RULES, text.replace("condition: (container.id != host)", "condition: (container.id exists)")
+    )
     assert judged_failures(report, LIVE) == {LIST, MACRO, QUIET}
     assert message_of(report, LIST) == "list container_shells: missing nothing, not asked for dash"
     assert "is true for a process in container app of pod api-ember and true for a process on the host" in (
@@ -133,8 +119,8 @@ def test_a_list_with_an_extra_shell_and_a_macro_true_everywhere_fail_their_crite
 
 
 def test_wrong_priority_and_missing_output_field_fail_their_criteria(lab):
-    text = _solved().replace("priority: CRITICAL", "priority: WARNING").replace("proc.cmdline=%proc.cmdline ", "")
-    report = _grade_with(lab, text)
+    text = SOLVED.text.replace("priority: CRITICAL", "priority: WARNING").replace("proc.cmdline=%proc.cmdline ", "")
+    report = grade_with(lab, LOCAL_RULES, text)
     assert judged_failures(report, LIVE) == {PRIORITY, FIELDS}
     assert message_of(report, PRIORITY) == (
         "rule 'Shell spawned in a container' has priority Warning, expected CRITICAL"
@@ -144,7 +130,9 @@ def test_wrong_priority_and_missing_output_field_fail_their_criteria(lab):
 
 
 def test_an_undefined_macro_is_falcos_compile_error(lab):
-    report = _grade_with(lab, _solved().replace("spawned_process and in_a_container", "spawned_process and in_pod"))
+    report = grade_with(
+        lab, LOCAL_RULES, SOLVED.text.replace("spawned_process and in_a_container", "spawned_process and in_pod")
+    )
     assert LOADS in judged_failures(report, LIVE)
     text = message_of(report, LOADS)
     assert "rule 'Shell spawned in a container'" in text and "in_pod" in text, text
@@ -152,14 +140,14 @@ def test_an_undefined_macro_is_falcos_compile_error(lab):
 
 
 def test_a_file_that_is_not_yaml_fails_with_the_line(lab):
-    report = _grade_with(lab, "- rule: Shell spawned in a container\n  desc: [unclosed\n")
+    report = grade_with(lab, LOCAL_RULES, "- rule: Shell spawned in a container\n  desc: [unclosed\n")
     assert LOADS in judged_failures(report, LIVE)
     assert message_of(report, LOADS).startswith("Falco would refuse to start: /etc/falco/falco_rules.local.yaml:")
 
 
 def test_the_rule_in_another_rules_file_fails_on_its_place(lab):
-    with rewritten("/etc/falco/rules.d/shells.yaml", _solved()):
-        report = _grade_with(lab, "# moved to rules.d\n")
+    with rewritten("/etc/falco/rules.d/shells.yaml", SOLVED.text):
+        report = grade_with(lab, LOCAL_RULES, "# moved to rules.d\n")
     assert judged_failures(report, LIVE) == {IN_LOCAL}
     assert message_of(report, IN_LOCAL) == (
         "rule 'Shell spawned in a container' is defined in /etc/falco/rules.d/shells.yaml, "

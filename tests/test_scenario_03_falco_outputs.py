@@ -7,12 +7,10 @@ Seed 20261203 draws: namespace audit-tundra, pod probe-delta, alerts file /var/l
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from falco_attempt import install_default_rules, judged_failures, message_of, rewritten
-from lab_attempt import Attempt, started
+from falco_attempt import check_the_solution, falco_lab, grade_with, judged_failures, message_of
 
 from labs.grading.falco import FALCO_YAML
 
@@ -28,17 +26,7 @@ SYSLOG = "test_alerts_still_reach_syslog"
 LIVE = {"test_live_falco_was_reloaded_not_restarted", "test_live_a_fresh_alert_arrives_in_the_file_as_json"}
 SOLVED = f"json_output: true\nfile_output:\n  enabled: true\n  keep_alive: false\n  filename: {ALERTS}\n"
 
-
-@pytest.fixture(scope="module")
-def lab(testbed, shared_dir, tmp_path_factory) -> Iterator[Attempt]:
-    install_default_rules(shared_dir)
-    with started(3, SEED, tmp_path_factory.mktemp("lab-state")) as attempt:
-        yield attempt
-
-
-def _grade_with_drop_in(lab: Attempt, text: str, path: str = DROP_IN):
-    with rewritten(path, text):
-        return lab.grade()
+lab = falco_lab(3, SEED)
 
 
 def test_after_setup_the_check_fails_on_json_and_file(lab):
@@ -52,11 +40,8 @@ def test_after_setup_the_check_fails_on_json_and_file(lab):
 
 
 def test_the_reference_solution_passes(lab):
-    lab.solve()
+    check_the_solution(lab, LIVE, score=(8, 10))
     assert Path(DROP_IN).read_text() == SOLVED
-    report = lab.check()
-    assert judged_failures(report, LIVE) == set()
-    assert (report["score"], report["max_score"]) == (8, 10)
     Path(DROP_IN).unlink()
 
 
@@ -67,13 +52,12 @@ def test_the_same_keys_in_falco_yaml_pass(lab):
         f"file_output:\n  enabled: true\n  keep_alive: false\n  filename: {ALERTS}",
     )
     assert edited.count("true") > main.count("true") + 1
-    with rewritten(FALCO_YAML, edited):
-        report = lab.grade()
+    report = grade_with(lab, FALCO_YAML, edited)
     assert judged_failures(report, LIVE) == set()
 
 
 def test_a_drop_in_with_only_enabled_loses_the_filename_and_falco_refuses_it(lab):
-    report = _grade_with_drop_in(lab, "json_output: true\nfile_output:\n  enabled: true\n")
+    report = grade_with(lab, DROP_IN, "json_output: true\nfile_output:\n  enabled: true\n")
     assert judged_failures(report, LIVE) == {STARTS, JSON, FILE, SYSLOG}
     assert message_of(report, STARTS) == (
         "Falco would refuse to start: Error reading config file (/etc/falco/falco.yaml): file output enabled but no "
@@ -82,7 +66,7 @@ def test_a_drop_in_with_only_enabled_loses_the_filename_and_falco_refuses_it(lab
 
 
 def test_json_output_1_is_false_for_falco(lab):
-    report = _grade_with_drop_in(lab, SOLVED.replace("json_output: true", "json_output: 1"))
+    report = grade_with(lab, DROP_IN, SOLVED.replace("json_output: true", "json_output: 1"))
     assert judged_failures(report, LIVE) == {JSON}
     assert message_of(report, JSON) == (
         f"json_output is '1' (set last in {DROP_IN}), which Falco reads as false; expected true"
@@ -90,7 +74,7 @@ def test_json_output_1_is_false_for_falco(lab):
 
 
 def test_another_filename_fails_on_the_file(lab):
-    report = _grade_with_drop_in(lab, SOLVED.replace(ALERTS, "./events.txt"))
+    report = grade_with(lab, DROP_IN, SOLVED.replace(ALERTS, "./events.txt"))
     assert judged_failures(report, LIVE) == {FILE}
     assert message_of(report, FILE) == (
         f"file_output.filename is 'events.txt' (set last in {DROP_IN}), expected {ALERTS}".replace(
@@ -99,10 +83,10 @@ def test_another_filename_fails_on_the_file(lab):
 
 
 def test_a_drop_in_where_falco_does_not_look_changes_nothing(lab):
-    report = _grade_with_drop_in(lab, SOLVED, "/etc/falco/conf.d/outputs.yaml")
+    report = grade_with(lab, "/etc/falco/conf.d/outputs.yaml", SOLVED)
     assert judged_failures(report, LIVE) == {JSON, FILE}
 
 
 def test_turning_syslog_off_fails_on_syslog(lab):
-    report = _grade_with_drop_in(lab, SOLVED + "syslog_output:\n  enabled: false\n")
+    report = grade_with(lab, DROP_IN, SOLVED + "syslog_output:\n  enabled: false\n")
     assert judged_failures(report, LIVE) == {SYSLOG}

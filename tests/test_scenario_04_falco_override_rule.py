@@ -7,13 +7,11 @@ Seed 20261204 draws: rule "Search Private Keys or Passwords", priority ALERT, ou
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from falco_attempt import install_default_rules, judged_failures, message_of, rewritten
-from lab_attempt import Attempt, started
+from falco_attempt import SolvedText, check_the_solution, falco_lab, grade_with, judged_failures, message_of, rewritten
 
 from labs.grading.falco import LOCAL_RULES, UPSTREAM_RULES
 
@@ -26,19 +24,9 @@ PRIORITY = "test_the_alert_has_the_new_priority"
 OUTPUT = "test_the_alert_has_the_new_output"
 DETECTS = "test_the_rule_still_detects_what_it_did"
 LIVE = {"test_live_falco_reports_the_changed_alert"}
-SOLVED: dict[str, str] = {}
+SOLVED = SolvedText(LOCAL_RULES)
 
-
-@pytest.fixture(scope="module")
-def lab(testbed, shared_dir, tmp_path_factory) -> Iterator[Attempt]:
-    install_default_rules(shared_dir)
-    with started(4, SEED, tmp_path_factory.mktemp("lab-state")) as attempt:
-        yield attempt
-
-
-def _solved() -> str:
-    assert SOLVED, "needs test_the_reference_solution_passes first"
-    return SOLVED["text"]
+lab = falco_lab(4, SEED)
 
 
 def _override(**changes: object) -> str:
@@ -56,19 +44,15 @@ def test_after_setup_the_check_fails_on_the_alert_criteria(lab):
 
 
 def test_the_reference_solution_passes(lab):
-    lab.solve()
-    report = lab.check()
-    assert judged_failures(report, LIVE) == set()
-    assert (report["score"], report["max_score"]) == (9, 10)
-    SOLVED["text"] = Path(LOCAL_RULES).read_text()
+    check_the_solution(lab, LIVE, score=(9, 10))
+    SOLVED.keep()
 
 
 def test_redefining_the_whole_rule_in_the_local_file_passes(lab):
     upstream = yaml.safe_load(Path(UPSTREAM_RULES).read_text())
     rule = next(item for item in upstream if item.get("rule") == RULE)
     redefined = rule | {"priority": "ALERT", "output": yaml.safe_load(_override())[0]["output"]}
-    with rewritten(LOCAL_RULES, yaml.safe_dump([redefined], sort_keys=False)):
-        report = lab.grade()
+    report = grade_with(lab, LOCAL_RULES, yaml.safe_dump([redefined], sort_keys=False))
     assert judged_failures(report, LIVE) == set()
 
 
@@ -83,20 +67,18 @@ def test_the_change_written_into_the_default_rules_file_fails_on_untouched(lab):
 
 
 def test_append_instead_of_replace_fails_on_the_output(lab):
-    with rewritten(LOCAL_RULES, _override(override={"output": "append", "priority": "replace"})):
-        report = lab.grade()
+    report = grade_with(lab, LOCAL_RULES, _override(override={"output": "append", "priority": "replace"}))
     assert judged_failures(report, LIVE) == {OUTPUT}
     assert "the alert reads 'Grep private keys or passwords activities found |" in message_of(report, OUTPUT)
 
 
 def test_the_priority_left_as_it_was_fails_on_the_priority(lab):
-    with rewritten(LOCAL_RULES, _override(priority=None, override={"output": "replace"})):
-        report = lab.grade()
+    report = grade_with(lab, LOCAL_RULES, _override(priority=None, override={"output": "replace"}))
     assert judged_failures(report, LIVE) == {PRIORITY}
 
 
 def test_the_override_in_a_file_falco_does_not_load_changes_nothing(lab):
-    with rewritten("/etc/falco/custom_rules.yaml", _solved()), rewritten(LOCAL_RULES, "# Your custom rules!\n"):
+    with rewritten("/etc/falco/custom_rules.yaml", SOLVED.text), rewritten(LOCAL_RULES, "# Your custom rules!\n"):
         report = lab.grade()
     assert judged_failures(report, LIVE) == {PRIORITY, OUTPUT}
 
@@ -104,8 +86,7 @@ def test_the_override_in_a_file_falco_does_not_load_changes_nothing(lab):
 def test_a_condition_widened_by_the_override_fails_on_detection(lab):
     widened = _override(condition="spawned_process and proc.name = find", override={
         "output": "replace", "priority": "replace", "condition": "replace"})  # fmt: skip
-    with rewritten(LOCAL_RULES, widened):
-        report = lab.grade()
+    report = grade_with(lab, LOCAL_RULES, widened)
     assert judged_failures(report, LIVE) == {DETECTS}
     assert message_of(report, DETECTS) == (
         f"rule '{RULE}' now also fires for: find / -name notes.txt; keep its condition"
