@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from labs.audit.model import Request
-from labs.grading.apiserver import modified_after_start
+from labs.grading.apiserver import modified_after_start, wrong_running_flags
 from labs.grading.apiserver_fixtures import *  # noqa: F403 - the fixtures apiserver, running_flags, audit_policy ...
 from labs.grading.audit import (
     AuditProbe,
@@ -61,24 +61,18 @@ def test_kube_apiserver_is_running_and_ready(apiserver):
 @pytest.mark.points(2)
 def test_kube_apiserver_runs_with_the_policy_and_the_log_path(running_flags, params):
     """The running kube-apiserver has --audit-policy-file={policy_path} and --audit-log-path={log_path}"""
-    wrong = [
-        f"--{flag}={running_flags[flag]} (expected {expected})" if flag in running_flags else f"no --{flag}"
-        for flag, expected in (("audit-policy-file", params["policy_path"]), ("audit-log-path", params["log_path"]))
-        if running_flags.get(flag) != expected
-    ]
-    assert not wrong, f"the running kube-apiserver has {', '.join(wrong)}"
+    wrong = wrong_running_flags(
+        running_flags, {"audit-policy-file": params["policy_path"], "audit-log-path": params["log_path"]}
+    )
+    assert not wrong, wrong
 
 
 @pytest.mark.points(1)
 def test_kube_apiserver_rotates_the_log(running_flags, params):
     """The running kube-apiserver keeps logs {maxage} days, {maxbackup} old files, rotating at {maxsize} MB"""
     wanted = {f"audit-log-{name}": str(params[name]) for name in ("maxage", "maxbackup", "maxsize")}
-    wrong = [
-        f"--{flag}={running_flags[flag]} (expected {value})" if flag in running_flags else f"no --{flag}"
-        for flag, value in wanted.items()
-        if running_flags.get(flag) != value
-    ]
-    assert not wrong, f"the running kube-apiserver has {', '.join(wrong)}"
+    wrong = wrong_running_flags(running_flags, wanted)
+    assert not wrong, wrong
 
 
 @pytest.mark.points(1)

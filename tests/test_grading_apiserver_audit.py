@@ -6,7 +6,12 @@ from dataclasses import dataclass
 
 from labs.audit import load_policy_text, parse_manifest
 from labs.audit.model import Request
-from labs.grading.apiserver import ApiserverStatus, last_apiserver_log_errors, running_apiserver_flags
+from labs.grading.apiserver import (
+    ApiserverStatus,
+    last_apiserver_log_errors,
+    running_apiserver_flags,
+    wrong_running_flags,
+)
 from labs.grading.audit import LevelCase, level_mismatches, policy_levels_problem, policy_on_node
 
 MANIFEST = """\
@@ -107,3 +112,13 @@ def test_level_mismatches_name_the_request_the_rule_and_the_dropped_fields():
     ]
     problem = policy_levels_problem(result, cases)
     assert 'unknown field "rules[0].namespace"' in problem and "did you mean 'namespaces'?" in problem
+
+
+def test_wrong_running_flags_name_each_difference():
+    running = {"audit-log-path": "/var/log/a.log", "audit-log-maxage": "7"}
+    expected = {"audit-log-path": "/var/log/b.log", "audit-policy-file": "/p.yaml", "audit-log-maxage": "7"}
+    assert wrong_running_flags(running, expected) == (
+        "the running kube-apiserver has --audit-log-path=/var/log/a.log (expected /var/log/b.log),"
+        " no --audit-policy-file"
+    )
+    assert wrong_running_flags(running, {"audit-log-maxage": "7"}) == ""

@@ -35,6 +35,17 @@ def running_apiserver_flags(host: Any) -> dict[str, str] | None:
     return None if argv is None else dict(parse_flags(argv[1:], []))
 
 
+def wrong_running_flags(running_flags: dict[str, str], expected: dict[str, str]) -> str:
+    """What differs between the running kube-apiserver's flags and `expected` (flag name without dashes -> value),
+    worded for a failed criterion ("the running kube-apiserver has --x=1 (expected 2), no --y"); "" when nothing."""
+    wrong = [
+        f"--{flag}={running_flags[flag]} (expected {value})" if flag in running_flags else f"no --{flag}"
+        for flag, value in expected.items()
+        if running_flags.get(flag) != value
+    ]
+    return f"the running kube-apiserver has {', '.join(wrong)}" if wrong else ""
+
+
 def manifest_on_node(host: Any, path: str = APISERVER_MANIFEST) -> ApiserverManifest:
     """The node's kube-apiserver manifest, parsed; ManifestError when it is missing or not a Pod."""
     manifest_file = host.file(path)
