@@ -31,7 +31,7 @@ TRANSIENT = ("cluster unreachable", "Connection refused", "403", "Forbidden", "d
 class Attempt:
     """A started scenario: run `lab` sub-commands, read the parameters, grade in-process."""
 
-    def __init__(self, number: int, seed: int, env: dict[str, str], target: Target) -> None:
+    def __init__(self, number: int | str, seed: int, env: dict[str, str], target: Target) -> None:
         self.seed = seed
         self.env = env
         self.target = target
@@ -85,7 +85,7 @@ class Attempt:
                     raise
                 time.sleep(2)
 
-    def start(self, number: int) -> None:
+    def start(self, number: int | str) -> None:
         """`lab start`, once more when it failed because the shared apiserver was restarting."""
         for attempt in range(3):
             self.wait_for_api()
@@ -126,12 +126,23 @@ def failed_in(report: dict) -> set[str]:
 
 
 @contextmanager
-def started(number: int, seed: int, state_dir: Path) -> Iterator[Attempt]:
-    """`lab start NUMBER --seed SEED` on the testbed; `lab reset --clean` afterwards, whatever happened."""
+def kept(path: Path) -> Iterator[Path]:
+    """The file as it is now is put back afterwards, whatever the test wrote to it."""
+    text = path.read_text()
+    try:
+        yield path
+    finally:
+        path.write_text(text)
+
+
+@contextmanager
+def started(number: int | str, seed: int, state_dir: Path, kind: type[Attempt] = Attempt) -> Iterator[Attempt]:
+    """`lab start NUMBER --seed SEED` on the testbed (an attempt of class `kind`); `lab reset --clean` afterwards,
+    whatever happened."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CKS_LAB_STATE", str(state_dir))
         env = {**os.environ, "CKS_LAB_STATE": str(state_dir)}
-        attempt = Attempt(number, seed, env, resolve("testbed"))
+        attempt = kind(number, seed, env, resolve("testbed"))
         try:
             attempt.start(number)
             yield attempt

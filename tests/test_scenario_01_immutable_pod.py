@@ -4,25 +4,15 @@ on the criterion it misses (graders are proven on a real cluster, never a mocked
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
-
-from labs import state
-from labs.catalog import Catalog
-from labs.grading.context import GradingContext
-from labs.grading.plugin import grade
-from labs.grading.report import Report
-from labs.targets import Target, resolve
+from lab_attempt import Attempt, failed, failed_in, message, started
 
 pytestmark = [pytest.mark.testbed, pytest.mark.slow]
 
 SEED = 20261129
-LAB = [sys.executable, "-m", "labs.cli"]
 ALL = {
     "test_pod_keeps_its_name_namespace_containers_and_image",
     "test_every_container_has_a_read_only_root_filesystem",
@@ -42,34 +32,10 @@ BEHAVIOUR = {
 }
 
 
-def _failed(report: Report) -> set[str]:
-    assert report.verdict != "error", report.as_json()
-    return {c.id for c in report.checks if not c.passed}
+class PodScenario(Attempt):
+    """An attempt of scenario 01 that can recreate its pod from the one the reference solution left."""
 
-
-def _message(report: Report, check_id: str) -> str:
-    return next(c.message for c in report.checks if c.id == check_id)
-
-
-class Lab:
-    """The lab command against the testbed, with its own state directory."""
-
-    def __init__(self, env: dict[str, str], target: Target) -> None:
-        self.env = env
-        self.target = target
-        self.scenario = Catalog().find("1")
-        self.solved_pod: dict | None = None  # the pod as the reference solution left it
-
-    def run(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([*LAB, *args], env=self.env, capture_output=True, text=True, timeout=600, check=False)
-
-    @property
-    def params(self) -> dict:
-        return state.load().current.params
-
-    def grade(self) -> Report:
-        context = GradingContext(self.scenario.id, SEED, self.params, self.target)
-        return grade(self.scenario.grader, context)
+    solved_pod: dict | None = None
 
     def replace_pod(self, edit: Callable[[dict], None], name: str | None = None) -> None:
         """Recreate the pod from the solved one, changed by `edit` (and under `name` when given)."""
@@ -92,20 +58,10 @@ class Lab:
 
 
 @pytest.fixture(scope="module")
-def lab(testbed, tmp_path_factory) -> Iterator[Lab]:
-    directory = tmp_path_factory.mktemp("lab-state")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CKS_LAB_STATE", str(directory))
-        env = {**os.environ, "CKS_LAB_STATE": str(directory)}
-        target = resolve("testbed")
-        assert target.kubeconfig == testbed.kubeconfig
-        lab = Lab(env, target)
-        started = lab.run("--target", "testbed", "start", "1", "--seed", str(SEED), "--force")
-        assert started.returncode == 0, started.stderr
-        try:
-            yield lab
-        finally:
-            lab.run("reset", "--clean")
+def lab(testbed, tmp_path_factory) -> Iterator[PodScenario]:
+    with started(1, SEED, tmp_path_factory.mktemp("lab-state"), PodScenario) as lab:
+        assert lab.target.kubeconfig == testbed.kubeconfig
+        yield lab
 
 
 def test_start_prints_the_task_with_this_attempts_names(lab):
@@ -117,12 +73,10 @@ def test_start_prints_the_task_with_this_attempts_names(lab):
 
 
 def test_after_setup_the_check_fails_on_the_immutability_criteria(lab):
-    checked = lab.run("check", "--json")
-    assert checked.returncode == 1, checked.stderr
-    report = json.loads(checked.stdout)
+    report = lab.check()
+    assert report["exit_code"] == 1, report
     assert (report["scenario"], report["seed"], report["verdict"]) == ("01-immutable-pod", SEED, "fail")
-    failed = {c["id"] for c in report["checks"] if not c["passed"]}
-    assert failed == {
+    assert failed_in(report) == {
         "test_every_container_has_a_read_only_root_filesystem",
         "test_no_container_is_privileged",
         "test_no_container_allows_privilege_escalation",
@@ -132,11 +86,9 @@ def test_after_setup_the_check_fails_on_the_immutability_criteria(lab):
 
 
 def test_the_reference_solution_passes(lab):
-    applied = lab.run("solution", "--apply")
-    assert applied.returncode == 0, applied.stderr
-    checked = lab.run("check", "--json")
-    report = json.loads(checked.stdout)
-    assert checked.returncode == 0, report
+    lab.solve()
+    report = lab.check()
+    assert report["exit_code"] == 0, report
     assert (report["verdict"], report["score"], report["max_score"]) == ("pass", 10, 10)
     pod = lab.target.kube.core.read_namespaced_pod(lab.params["pod"], lab.params["namespace"])
     manifest = lab.target.kube.api_client.sanitize_for_serialization(pod)
@@ -159,17 +111,17 @@ def test_only_nginx_fixed_fails_on_the_sidecar(lab):
 
     lab.replace_pod(sidecar_as_set_up)
     report = lab.grade()
-    assert _failed(report) == {
+    assert failed(report) == {
         "test_every_container_has_a_read_only_root_filesystem",
         "test_no_container_is_privileged",
         "test_no_container_allows_privilege_escalation",
         "test_writing_to_the_root_filesystem_fails_in_every_container",
     }
     sidecar = lab.params["sidecar"]
-    assert _message(report, "test_every_container_has_a_read_only_root_filesystem") == (
+    assert message(report, "test_every_container_has_a_read_only_root_filesystem") == (
         f"readOnlyRootFilesystem is not true for: container {sidecar} (unset)"
     )
-    assert _message(report, "test_writing_to_the_root_filesystem_fails_in_every_container").startswith(
+    assert message(report, "test_writing_to_the_root_filesystem_fails_in_every_container").startswith(
         f"container {sidecar}: write to /.lab-probe-"
     )
 
@@ -182,10 +134,10 @@ def test_read_only_root_without_emptydirs_fails_because_nginx_crashes(lab):
 
     lab.replace_pod(without_emptydirs)
     report = lab.grade()
-    assert _failed(report) == BEHAVIOUR
-    message = _message(report, "test_pod_is_running_and_ready")
-    assert "not Running and Ready" in message and "container nginx" in message
-    assert "Read-only file system" in message, f"the crash reason from nginx's log is shown: {message}"
+    assert failed(report) == BEHAVIOUR
+    said = message(report, "test_pod_is_running_and_ready")
+    assert "not Running and Ready" in said and "container nginx" in said
+    assert "Read-only file system" in said, f"the crash reason from nginx's log is shown: {said}"
 
 
 def test_privileged_sidecar_fails_on_privileged(lab):
@@ -196,8 +148,8 @@ def test_privileged_sidecar_fails_on_privileged(lab):
 
     lab.replace_pod(privileged_sidecar)
     report = lab.grade()
-    assert _failed(report) == {"test_no_container_is_privileged", "test_no_container_allows_privilege_escalation"}
-    assert lab.params["sidecar"] in _message(report, "test_no_container_is_privileged")
+    assert failed(report) == {"test_no_container_is_privileged", "test_no_container_allows_privilege_escalation"}
+    assert lab.params["sidecar"] in message(report, "test_no_container_is_privileged")
 
 
 def test_privilege_escalation_left_unset_fails_on_that_criterion_only(lab):
@@ -206,8 +158,8 @@ def test_privilege_escalation_left_unset_fails_on_that_criterion_only(lab):
 
     lab.replace_pod(escalation_unset)
     report = lab.grade()
-    assert _failed(report) == {"test_no_container_allows_privilege_escalation"}
-    assert f"init container {lab.params['init']} (unset)" in _message(
+    assert failed(report) == {"test_no_container_allows_privilege_escalation"}
+    assert f"init container {lab.params['init']} (unset)" in message(
         report, "test_no_container_allows_privilege_escalation"
     )
 
@@ -221,14 +173,14 @@ def test_hostpath_instead_of_emptydir_fails_on_hostpath(lab):
 
     lab.replace_pod(host_path_cache)
     report = lab.grade()
-    assert _failed(report) == {"test_no_hostpath_volume"}
-    assert "/tmp/cks-lab-nginx-cache" in _message(report, "test_no_hostpath_volume")
+    assert failed(report) == {"test_no_hostpath_volume"}
+    assert "/tmp/cks-lab-nginx-cache" in message(report, "test_no_hostpath_volume")
 
 
 def test_the_fix_on_a_new_pod_under_another_name_fails(lab):
     lab.replace_pod(lambda manifest: None, name=f"{lab.params['pod']}-fixed")
     report = lab.grade()
-    assert _failed(report) == ALL
-    message = _message(report, "test_pod_keeps_its_name_namespace_containers_and_image")
-    assert message.startswith(f"pod {lab.params['pod']} not found in namespace {lab.params['namespace']}")
-    assert f"{lab.params['pod']}-fixed" in message
+    assert failed(report) == ALL
+    said = message(report, "test_pod_keeps_its_name_namespace_containers_and_image")
+    assert said.startswith(f"pod {lab.params['pod']} not found in namespace {lab.params['namespace']}")
+    assert f"{lab.params['pod']}-fixed" in said

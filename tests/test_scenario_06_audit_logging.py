@@ -4,13 +4,13 @@ it would load); changes of flags and mounts with one restart each. The original 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from apiserver_scenario import ApiserverScenario, failed, message
+from apiserver_scenario import ApiserverScenario
+from lab_attempt import failed, failed_in, kept, message
 
 from labs.grading.apiserver import APISERVER_MANIFEST
 
@@ -43,28 +43,22 @@ def lab(testbed, tmp_path_factory) -> Iterator[ApiserverScenario]:
 @pytest.fixture
 def policy_file(lab) -> Iterator[Path]:
     """The solved policy file; put back after the test."""
-    path = Path(lab.params["policy_path"])
-    solved = path.read_text()
-    yield path
-    path.write_text(solved)
+    with kept(Path(lab.params["policy_path"])) as path:
+        yield path
 
 
 def test_after_setup_everything_but_a_healthy_apiserver_fails(lab):
-    checked = lab.run("check", "--json")
-    assert checked.returncode == 1, checked.stderr
-    report = json.loads(checked.stdout)
+    report = lab.check()
+    assert report["exit_code"] == 1, report
     assert (report["scenario"], report["verdict"], report["score"]) == ("06-audit-logging", "fail", 1)
-    assert {c["id"] for c in report["checks"] if not c["passed"]} == ALL - {"test_kube_apiserver_is_running_and_ready"}
+    assert failed_in(report) == ALL - {"test_kube_apiserver_is_running_and_ready"}
 
 
 def test_the_reference_solution_passes(lab):
-    applied = lab.run("solution", "--apply")
-    assert applied.returncode == 0, applied.stderr
-    checked = lab.run("check", "--json")
-    report = json.loads(checked.stdout)
-    assert checked.returncode == 0, report
+    lab.solve()
+    report = lab.check()
+    assert report["exit_code"] == 0, report
     assert (report["verdict"], report["score"], report["max_score"]) == ("pass", 12, 12)
-    lab.remember_solved_manifest()
 
 
 POLICY = "apiVersion: audit.k8s.io/v1\nkind: Policy\n"

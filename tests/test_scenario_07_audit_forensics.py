@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from apiserver_scenario import ApiserverScenario, failed, message
+from apiserver_scenario import ApiserverScenario
+from lab_attempt import failed, failed_in, kept, message
 
 pytestmark = [pytest.mark.testbed, pytest.mark.slow]
 
@@ -42,28 +43,23 @@ def test_the_audit_log_records_the_culprits_read_of_the_secret(lab):
 
 
 def test_after_setup_the_answer_and_the_revocation_fail(lab):
-    checked = lab.run("check", "--json")
-    report = json.loads(checked.stdout)
-    assert checked.returncode == 1, report
-    assert {c["id"] for c in report["checks"] if not c["passed"]} == {ANSWER, REVOKED}
+    report = lab.check()
+    assert report["exit_code"] == 1, report
+    assert failed_in(report) == {ANSWER, REVOKED}
     assert report["score"] == 2
 
 
 def test_the_reference_solution_passes(lab):
-    applied = lab.run("solution", "--apply")
-    assert applied.returncode == 0, applied.stderr
-    checked = lab.run("check", "--json")
-    report = json.loads(checked.stdout)
-    assert checked.returncode == 0, report
+    lab.solve()
+    report = lab.check()
+    assert report["exit_code"] == 0, report
     assert (report["verdict"], report["score"], report["max_score"]) == ("pass", 6, 6)
 
 
 @pytest.fixture
 def answer(lab) -> Iterator[Path]:
-    path = Path(lab.params["answer_path"])
-    solved = path.read_text()
-    yield path
-    path.write_text(solved)
+    with kept(Path(lab.params["answer_path"])) as path:
+        yield path
 
 
 def test_naming_another_account_fails_on_the_answer(lab, answer):

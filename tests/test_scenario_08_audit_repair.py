@@ -4,12 +4,12 @@ log directory mounted read-only) fail on the criteria they miss. The original ma
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from apiserver_scenario import ApiserverScenario, failed, message
+from apiserver_scenario import ApiserverScenario
+from lab_attempt import failed, failed_in, kept, message
 
 from labs.catalog import Catalog
 from labs.params import generate
@@ -40,11 +40,10 @@ def seed_for(fault: str) -> int:
 def test_each_fault_takes_the_apiserver_down_and_the_check_says_why(testbed, tmp_path, fault):
     with ApiserverScenario.started("8", seed_for(fault), tmp_path) as lab:
         assert lab.params["fault"] == fault
-        checked = lab.run("check", "--json")
-        report = json.loads(checked.stdout)
-        assert checked.returncode == 1, report
+        report = lab.check()
+        assert report["exit_code"] == 1, report
         assert (report["verdict"], report["score"]) == ("fail", 0)
-        assert {c["id"] for c in report["checks"] if not c["passed"]} == ALL
+        assert failed_in(report) == ALL
         down = next(c["message"] for c in report["checks"] if c["id"] == "test_kube_apiserver_is_running_and_ready")
         assert "not ready" in down and REASONS[fault] in down, down
 
@@ -56,24 +55,17 @@ def lab(testbed, tmp_path_factory) -> Iterator[ApiserverScenario]:
 
 
 def test_the_reference_solution_brings_it_back_and_passes(lab):
-    applied = lab.run("solution", "--apply")
-    assert applied.returncode == 0, applied.stderr
-    checked = lab.run("check", "--json")
-    report = json.loads(checked.stdout)
-    assert checked.returncode == 0, report
+    lab.solve()
+    report = lab.check()
+    assert report["exit_code"] == 0, report
     assert (report["verdict"], report["score"], report["max_score"]) == ("pass", 8, 8)
-    lab.remember_solved_manifest()
 
 
 def test_replacing_the_policy_by_a_catch_all_fails_on_its_rules(lab):
     lab.require_solved()
-    path = Path(lab.params["policy_path"])
-    solved = path.read_text()
-    try:
+    with kept(Path(lab.params["policy_path"])) as path:
         path.write_text("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n")
         report = lab.grade()
-    finally:
-        path.write_text(solved)
     assert failed(report) == {"test_the_policy_keeps_its_rules"}
     assert "'jane' list events in namespace 'default': Metadata (rule 1), expected None" in message(
         report, "test_the_policy_keeps_its_rules"
