@@ -45,8 +45,10 @@ def replica_sets(kube: Kube, namespace: str) -> dict[str, str]:
 
 def owner_of(pod: str, owners: dict[str, str]) -> str | None:
     """The Deployment whose ReplicaSet named the pod, None when no ReplicaSet of the namespace did."""
-    return next((deployment for rs, deployment in owners.items() if POD_SUFFIX.fullmatch(pod, len(rs))
-                 and pod.startswith(rs)), None)  # fmt: skip
+    for rs, deployment in owners.items():
+        if pod.startswith(rs) and POD_SUFFIX.fullmatch(pod, len(rs)):
+            return deployment
+    return None
 
 
 def pods_of(kube: Kube, namespace: str, deployment: str) -> list[Any]:

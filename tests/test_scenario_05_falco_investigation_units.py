@@ -8,6 +8,7 @@ program in step."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import jinja2
@@ -18,6 +19,7 @@ from labs.falco.behaviours import CONTAINERD_SHIM, RUNC_PARENT, Container, Event
 
 UPSTREAM_RULES = Path(__file__).resolve().parents[2] / "shared" / "data" / "falco" / "falco_rules.yaml"
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "05-falco-investigation"
+GRADER = Path(__file__).resolve().parents[1] / "graders" / "test_05_falco_investigation.py"
 SLOTS = ("storefront", "catalog", "invoices", "mailer")
 CGI = "status"
 BUSYBOX = "/bin/busybox"  # every applet of the image is a link to it: /proc/<pid>/exe, Falco's proc.exepath
@@ -165,3 +167,30 @@ def test_the_alert_outputs_show_what_the_solution_text_quotes(ruleset):
     web_shell = ruleset.evaluate(culprit_events("catalog", "web-shell")[4])[0]
     assert (web_shell.priority, web_shell.output.split(" | ")[0]) == ("Notice", "Shell spawned by untrusted binary")
     assert f"parent={CGI} command=sh -c id" in web_shell.output and "gparent=httpd" in web_shell.output
+
+
+def grader():
+    """The grader module, for its pure functions."""
+    spec = importlib.util.spec_from_file_location("grader_05", GRADER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("pod", "owner"),
+    [
+        ("catalog-lagoon-6d6fdc6f97-7zjrz", "catalog-lagoon"),  # any pod its ReplicaSet ever started
+        ("catalog-lagoon-85df674995-tdq2m", "catalog-lagoon"),  # a pod of a later rollout
+        ("storefront-sage-85df674995-76kfs", "storefront-sage"),
+        ("catalog-lagoon", None),  # the Deployment's name
+        ("catalog-lagoon-6d6fdc6f97", None),  # the ReplicaSet's name
+        ("catalog-lagoon-6d6fdc6f97-7zjr", None),  # a character missing
+        ("catalog-lagoon-6d6fdc6f97-7zjrz-x", None),
+        ("catalog-lagoon-6d6fdc6f97-7aeio", None),  # vowels are never generated
+    ],
+)
+def test_a_pod_name_is_attributed_to_the_deployment_whose_replica_set_named_it(pod, owner):
+    owners = {"catalog-lagoon-6d6fdc6f97": "catalog-lagoon", "catalog-lagoon-85df674995": "catalog-lagoon",
+              "storefront-sage-85df674995": "storefront-sage"}  # fmt: skip
+    assert grader().owner_of(pod, owners) == owner
