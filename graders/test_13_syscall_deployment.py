@@ -15,7 +15,7 @@ from labs.grading.deployments import deployment_changes, original_deployment_uid
 from labs.grading.rollout import wait_for_rollout
 from labs.k8s import Kube
 
-NAMESPACES = {"thumbnailer": "media", "transcoder": "media", "invoicer": "billing", "reporter": "billing"}
+NAMESPACES = {"thumbnailer": "media", "transcoder": "media", "invoicer": "finance", "reporter": "finance"}
 # The names under which strace may show the syscall the culprit's command makes: the *at variants are what arm64
 # has (and what newer C libraries use on x86_64 too). tkill/tgkill are not kill: they signal a thread.
 SYSCALL_FAMILIES = {
