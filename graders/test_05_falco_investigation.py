@@ -11,21 +11,18 @@ named in the answer is attributed to its Deployment even after the scale-down re
 from __future__ import annotations
 
 import re
-import time
-from typing import Any
 
 import pytest
 
 from labs.grading.answers import answer_line, answer_lines
-from labs.grading.pods import original_pod_uids, recorded_by_setup
-from labs.grading.rollout import REVISION, wait_for_rollout
+from labs.grading.deployments import deployment_changes, original_deployment_uids, wait_for_scale_down
+from labs.grading.pods import SETTLE_SECONDS, original_pod_uids, recorded_by_setup
+from labs.grading.rollout import wait_for_rollout
 from labs.k8s import Kube
 
 SLOTS = {"storefront": "shop", "catalog": "shop", "invoices": "billing", "mailer": "billing"}  # slot: namespace
-ORIGINAL_DEPLOYMENTS = "cks-lab/original-deployments"
 ORIGINAL_REPLICASETS = "cks-lab/original-replicasets"
 POD_SUFFIX = re.compile(r"-[bcdfghjklmnpqrstvwxz2456789]{5}")  # what a ReplicaSet appends to its name
-GONE_SECONDS = 60
 
 
 def workload(params: dict, slot: str) -> tuple[str, str]:
@@ -49,13 +46,6 @@ def owner_of(pod: str, owners: dict[str, str]) -> str | None:
         if pod.startswith(rs) and POD_SUFFIX.fullmatch(pod, len(rs)):
             return deployment
     return None
-
-
-def pods_of(kube: Kube, namespace: str, deployment: str) -> list[Any]:
-    """The pods of the namespace that a ReplicaSet of the Deployment owns, terminating ones included."""
-    owned = {rs for rs, owner in replica_sets(kube, namespace).items() if owner == deployment}
-    pods = kube.core.list_namespaced_pod(namespace, _request_timeout=15).items
-    return [pod for pod in pods if any(ref.name in owned for ref in pod.metadata.owner_references or [])]
 
 
 @pytest.fixture(scope="module")
@@ -97,18 +87,16 @@ def test_the_answer_names_a_pod_of_the_workload_falco_alerts_on(kube: Kube, para
 def test_the_deployment_of_that_workload_is_scaled_to_zero_and_kept(kube: Kube, culprit):
     """The Deployment of the workload Falco alerts on still exists, scaled to 0 replicas, with no pod left"""
     namespace, name = culprit
-    deployment = kube.get(kube.apps.read_namespaced_deployment, name, namespace)
-    assert deployment is not None, (
+    scaled = wait_for_scale_down(kube, namespace, name)
+    assert scaled is not None, (
         f"the Deployment of the workload Falco alerts on no longer exists in namespace {namespace}; scale it to 0 "
         "replicas instead of deleting it, so that it is kept for the investigation"
     )
-    original = recorded_by_setup(kube, namespace, ORIGINAL_DEPLOYMENTS).get(name)
-    assert deployment.metadata.uid == original, (
+    assert scaled.deployment.metadata.uid == original_deployment_uids(kube, namespace).get(name), (
         "the Deployment of the workload Falco alerts on was deleted and created again; scale the one that was "
         "there to 0 replicas"
     )
-    replicas = deployment.spec.replicas
-    running = [pod for pod in pods_of(kube, namespace, name) if pod.metadata.deletion_timestamp is None]
+    running = [pod for pod in scaled.pods if pod.metadata.deletion_timestamp is None]
     originals = original_pod_uids(kube, namespace)
     replaced = [pod for pod in running if originals.get(pod.metadata.name) != pod.metadata.uid]
     comeback = (
@@ -116,43 +104,33 @@ def test_the_deployment_of_that_workload_is_scaled_to_zero_and_kept(kube: Kube, 
         if replaced
         else ""
     )
-    assert replicas == 0, (
-        f"the Deployment of the workload Falco alerts on still wants {replicas} replica(s) and runs "
+    assert scaled.replicas == 0, (
+        f"the Deployment of the workload Falco alerts on still wants {scaled.replicas} replica(s) and runs "
         f"{len(running)} pod(s){comeback}; scale the Deployment to 0 replicas"
     )
-    deadline = time.monotonic() + GONE_SECONDS
-    while (left := pods_of(kube, namespace, name)) and time.monotonic() < deadline:
-        time.sleep(1)
-    assert not left, (
-        f"the Deployment of the workload Falco alerts on is scaled to 0, but {len(left)} of its pods still exist "
-        f"after {GONE_SECONDS} s"
+    assert not scaled.pods, (
+        f"the Deployment of the workload Falco alerts on is scaled to 0, but {len(scaled.pods)} of its pods still "
+        f"exist after {SETTLE_SECONDS} s"
     )
 
 
 @pytest.mark.points(3)
 def test_every_other_deployment_is_untouched_and_available(kube: Kube, params, culprit):
-    """Every other Deployment keeps its {replicas} replicas and its Pod template, with all replicas available"""
+    """Every other Deployment is left as setup created it ({replicas} replicas, its Pod template), all replicas
+    available"""
     problems = []
     for slot in SLOTS:
         namespace, name = workload(params, slot)
         if (namespace, name) == culprit:
             continue
-        where = f"Deployment {name} in {namespace}"
         deployment = kube.get(kube.apps.read_namespaced_deployment, name, namespace)
-        if deployment is None:
-            problems.append(f"{where} was deleted")
-            continue
-        if deployment.metadata.uid != recorded_by_setup(kube, namespace, ORIGINAL_DEPLOYMENTS).get(name):
-            problems.append(f"{where} was deleted and created again")
-            continue
-        if deployment.spec.replicas != params["replicas"]:
-            problems.append(f"{where} was scaled to {deployment.spec.replicas} (setup: {params['replicas']})")
-            continue
-        revision = (deployment.metadata.annotations or {}).get(REVISION)
-        if revision != "1":
-            problems.append(f"{where} rolled out another Pod template (revision {revision}, setup: 1)")
+        changes = deployment_changes(
+            deployment, original_deployment_uids(kube, namespace).get(name), params["replicas"]
+        )
+        if changes:
+            problems.append(f"Deployment {name} in {namespace}: {', '.join(changes)}")
             continue
         rollout = wait_for_rollout(kube, namespace, name)
         if rollout is not None and not rollout.complete:
-            problems.append(f"{where} is not fully available: {rollout.describe()}")
+            problems.append(f"Deployment {name} in {namespace} is not fully available: {rollout.describe()}")
     assert not problems, f"{'; '.join(problems)}; only the workload Falco alerts on is scaled down"

@@ -1,8 +1,8 @@
 """Scenario 05 on the testbed: setup starts four workloads of which the drawn one really misbehaves as drawn (a web
 shell below httpd, or a reader of /etc/shadow), the check fails after setup, the reference solution passes, and
-near-misses fail on their criterion: a malformed answer, a pod that never existed, the wrong workload named and
-scaled, the culprit's pod deleted instead of scaling, another workload scaled too, the culprit's Deployment deleted,
-another workload restarted. That Falco's default rules alert on the culprit and on no other workload is proven
+near-misses fail on their criterion: a malformed answer, a pod that never existed, the wrong workload named, the
+culprit's pod deleted instead of scaling, another workload scaled (even when scaled back: it was touched), the
+culprit's Deployment deleted, another workload restarted. That Falco's default rules alert on the culprit and on no other workload is proven
 without a cluster in tests/test_scenario_05_falco_investigation_units.py (Falco cannot run on the testbed)."""
 
 from __future__ import annotations
@@ -133,25 +133,16 @@ def test_a_malformed_answer_fails_on_the_answer(lab, text, expected):
     assert message(report, ANSWER) == expected.format(**fields)
 
 
-def test_the_wrong_workload_named_and_scaled_fails_on_all_three(lab):
+def test_naming_the_wrong_workload_fails_on_the_answer(lab):
     params = lab.params
     pod = _pods(lab, "storefront")[1].metadata.name
     _answer(lab, f"  {params['shop']}, {pod}  \n\n")
-    _scale(lab, "storefront", 0)
-    try:
-        report = lab.grade()
-        assert failed(report) == {ANSWER, SCALED, OTHERS}
-        assert message(report, ANSWER) == (
-            f"pod {pod} belongs to Deployment {params['storefront']}, which Falco does not alert on; the alerts name "
-            "the pods of another workload"
-        )
-        assert message(report, OTHERS) == (
-            f"Deployment {params['storefront']} in {params['shop']} was scaled to 0 (setup: 2); only the workload "
-            "Falco alerts on is scaled down"
-        )
-    finally:
-        _scale(lab, "storefront", 2)
-        _wait_until_available(lab, "storefront")
+    report = lab.grade()
+    assert failed(report) == {ANSWER, SCALED}
+    assert message(report, ANSWER) == (
+        f"pod {pod} belongs to Deployment {params['storefront']}, which Falco does not alert on; the alerts name "
+        "the pods of another workload"
+    )
 
 
 def test_deleting_the_culprits_pod_instead_of_scaling_fails_on_the_scaling(lab):
@@ -176,26 +167,29 @@ def test_the_reference_solution_passes(lab):
     assert (report["exit_code"], report["verdict"], report["score"]) == (0, "pass", 8), report
 
 
-def test_scaling_another_workload_too_fails_on_the_others(lab):
+def test_scaling_another_workload_even_back_again_fails_on_the_others(lab):
     params = lab.params
     _scale(lab, "mailer", 1)
-    try:
-        report = lab.grade()
-        assert failed(report) == {OTHERS}
-        assert message(report, OTHERS).startswith(
-            f"Deployment {params['mailer']} in {params['billing']} was scaled to 1 (setup: 2)"
-        )
-    finally:
-        _scale(lab, "mailer", 2)
-        _wait_until_available(lab, "mailer")
-    assert lab.grade().verdict == "pass"
+    report = lab.grade()
+    assert failed(report) == {OTHERS}
+    assert message(report, OTHERS) == (
+        f"Deployment {params['mailer']} in {params['billing']}: scaled to 1 replicas (was 2); only the workload "
+        "Falco alerts on is scaled down"
+    )
+    _scale(lab, "mailer", 2)
+    _wait_until_available(lab, "mailer")
+    report = lab.grade()
+    assert failed(report) == {OTHERS}
+    assert message(report, OTHERS).startswith(
+        f"Deployment {params['mailer']} in {params['billing']}: its spec was edited since setup (generation"
+    )
 
 
-def test_deleting_the_culprits_deployment_fails_on_the_scaling_only(lab):
+def test_deleting_the_culprits_deployment_fails_on_the_scaling(lab):
     namespace, name = _workload(lab, "catalog")
     lab.kube.apps.delete_namespaced_deployment(name, namespace)
     report = lab.grade()
-    assert failed(report) == {SCALED}
+    assert failed(report) == {SCALED, OTHERS}  # OTHERS: the workload scaled and back in the test before
     assert message(report, SCALED) == (
         f"the Deployment of the workload Falco alerts on no longer exists in namespace {namespace}; scale it to 0 "
         "replicas instead of deleting it, so that it is kept for the investigation"
@@ -209,9 +203,7 @@ def test_restarting_another_workload_fails_on_the_others(lab):
     lab.kube.apps.patch_namespaced_deployment(name, namespace, patch)
     report = lab.grade()
     assert failed(report) == {SCALED, OTHERS}
-    assert message(report, OTHERS).startswith(
-        f"Deployment {name} in {namespace} rolled out another Pod template (revision 2, setup: 1)"
-    )
+    assert f"Deployment {name} in {namespace}: its Pod template was changed (revision 2)" in message(report, OTHERS)
 
 
 def test_the_shadow_reader_is_started_and_solved(testbed, tmp_path_factory):
