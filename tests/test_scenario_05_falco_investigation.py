@@ -2,8 +2,9 @@
 shell below httpd, or a reader of /etc/shadow), the check fails after setup, the reference solution passes, and
 near-misses fail on their criterion: a malformed answer, a pod that never existed, the wrong workload named, the
 culprit's pod deleted instead of scaling, another workload scaled (even when scaled back: it was touched), the
-culprit's Deployment deleted, another workload restarted. That Falco's default rules alert on the culprit and on no other workload is proven
-without a cluster in tests/test_scenario_05_falco_investigation_units.py (Falco cannot run on the testbed)."""
+culprit's Deployment deleted, another workload restarted. That Falco's default rules alert on the culprit and on no
+other workload is proven without a cluster in tests/test_scenario_05_falco_investigation_units.py (Falco cannot run
+on the testbed)."""
 
 from __future__ import annotations
 
