@@ -108,6 +108,13 @@ class Attempt:
         applied = self.run("solution", "--apply")
         assert applied.returncode == 0, applied.stdout + applied.stderr
 
+    def assert_fails_until_solved(self, score: int) -> None:
+        """`lab check` fails as setup left the cluster, and passes with `score` points after the reference solution."""
+        assert self.check()["exit_code"] == 1
+        self.solve()
+        report = self.check()
+        assert (report["exit_code"], report["score"]) == (0, score), report
+
 
 def failed(report: Report) -> set[str]:
     """The ids of the criteria that failed (an error is never expected here)."""
