@@ -115,20 +115,27 @@ def _kubectl(kubeconfig: Path) -> list[str]:
 
 
 def exec_in_terminal(kubeconfig: Path, namespace: str, pod: str, container: str, shell: str) -> str:
-    """`kubectl exec -it POD -- SHELL` through a real terminal (pexpect): run `id` and exit; returns the output."""
+    """`kubectl exec -it POD -- SHELL` through a real terminal (pexpect): run `id` and exit; returns the output.
+    CannotGrade unless the output shows that `id` ran in the shell (an absent alert proves nothing otherwise)."""
     import pexpect
 
     command = [*_kubectl(kubeconfig), "exec", "-it", "-n", namespace, pod, "-c", container, "--", shell]
     session = pexpect.spawn(shlex.join(command), encoding="utf-8", timeout=20, dimensions=(24, 120))
     try:
-        session.expect([r"[#$] ", pexpect.TIMEOUT], timeout=15)
-        session.sendline("id; exit")
-        session.expect(pexpect.EOF, timeout=15)
-        return session.before or ""
+        if session.expect([r"[#$] ", pexpect.TIMEOUT, pexpect.EOF], timeout=15) == 2:
+            said = session.before or ""  # kubectl ended before a prompt: its error says why
+        else:
+            session.sendline("id; exit")
+            session.expect(pexpect.EOF, timeout=15)
+            said = session.before or ""
     except pexpect.ExceptionPexpect as error:
-        raise CannotGrade(f"kubectl exec -it into {namespace}/{pod} did not complete: {error}") from None
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CannotGrade(f"kubectl exec -it into {namespace}/{pod} did not complete: {reason}") from None
     finally:
         session.close(force=True)
+    if "uid=" not in said:
+        raise CannotGrade(f"{shell} did not run `id` in {namespace}/{pod} through a terminal: {said.strip()[-200:]}")
+    return said
 
 
 def exec_without_terminal(kubeconfig: Path, namespace: str, pod: str, container: str, *command: str) -> str:
