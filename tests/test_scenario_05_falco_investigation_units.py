@@ -17,7 +17,6 @@ import pytest
 from labs.falco import behaviours, load_rules
 from labs.falco.behaviours import CONTAINERD_SHIM, RUNC_PARENT, Container, Event, Process
 
-UPSTREAM_RULES = Path(__file__).resolve().parents[2] / "shared" / "data" / "falco" / "falco_rules.yaml"
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "05-falco-investigation"
 GRADER = Path(__file__).resolve().parents[1] / "graders" / "test_05_falco_investigation.py"
 SLOTS = ("storefront", "catalog", "invoices", "mailer")
@@ -28,8 +27,8 @@ LOOP = ("sh", *ENTRYPOINT)  # a process started by the loop of run.sh
 
 
 @pytest.fixture(scope="module")
-def ruleset():
-    loaded = load_rules([UPSTREAM_RULES])
+def ruleset(shared_dir):
+    loaded = load_rules([shared_dir / "data" / "falco" / "falco_rules.yaml"])
     assert loaded.ok, [error.as_text() for error in loaded.errors]
     return loaded
 
