@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.benchlib import publish, wall  # noqa: E402
+from benchmarks.benchlib import publish, wall, warm_grading  # noqa: E402
 
 LAB = str(Path(sys.executable).parent / "lab")
 SEED = 606060
@@ -49,26 +49,6 @@ def kubectl_baseline(kubeconfig: str, params: dict) -> float:
     return sum(wall(argv, expect=(0, 1)) for argv in commands)
 
 
-def warm_grading(state: str, repeat: int) -> float:
-    """The attempt graded again and again in one process: what grading a class costs per attempt."""
-    os.environ["CKS_LAB_STATE"] = state
-    from labs.catalog import Catalog
-    from labs.grading.plugin import grade
-    from labs.session import current_context
-
-    context = current_context()
-    grader = Catalog().find("6").grader
-    grade(grader, context)
-
-    def once() -> float:
-        start = time.perf_counter()
-        report = grade(grader, context)
-        assert report.verdict == "pass", report.as_json()
-        return time.perf_counter() - start
-
-    return statistics.median(once() for _ in range(repeat))
-
-
 def bench(repeat: int) -> dict[str, float]:
     from labs.targets import resolve
 
@@ -82,7 +62,7 @@ def bench(repeat: int) -> dict[str, float]:
         params = json.loads(status.stdout)["params"]
         baseline = statistics.median(kubectl_baseline(str(target.kubeconfig), params) for _ in range(repeat))
         check = statistics.median(wall([LAB, "check", "--json"], env=env) for _ in range(repeat))
-        warm = warm_grading(state, repeat)
+        warm = warm_grading(state, "6", repeat)
     finally:
         wall([LAB, "reset", "--clean"], env=env, expect=(0, 1, 2))
         shutil.rmtree(state, ignore_errors=True)

@@ -19,14 +19,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.benchlib import wall  # noqa: E402
+from benchmarks.benchlib import wall, warm_grading  # noqa: E402
 
 LAB = str(Path(sys.executable).parent / "lab")
 SEED = 424242
@@ -94,7 +93,7 @@ def bench_testbed(repeat: int = 5) -> dict[str, float]:
 
     kubectl_time = statistics.median(kubectl_all() for _ in range(repeat))
     check_time = median_of([LAB, "check", "--json"], repeat, env=env, expect=(0,))
-    warm_time = warm_grading(state, repeat)
+    warm_time = warm_grading(state, "1", repeat)
     results = {
         "lab start 1 s (median of 3)": statistics.median(start_times),
         "lab check s": check_time,
@@ -106,26 +105,6 @@ def bench_testbed(repeat: int = 5) -> dict[str, float]:
     wall([LAB, "reset", "--clean"], env=env)
     shutil.rmtree(state, ignore_errors=True)
     return results
-
-
-def warm_grading(state: str, repeat: int) -> float:
-    """One attempt graded again and again in one process: what grading a class costs per attempt."""
-    os.environ["CKS_LAB_STATE"] = state
-    from labs.catalog import Catalog
-    from labs.grading.plugin import grade
-    from labs.session import current_context
-
-    context = current_context()
-    grader = Catalog().find("1").grader
-    grade(grader, context)  # imports and first connections
-
-    def once() -> float:
-        start = time.perf_counter()
-        report = grade(grader, context)
-        assert report.verdict == "pass", report.as_json()
-        return time.perf_counter() - start
-
-    return statistics.median(once() for _ in range(repeat))
 
 
 def markdown(results: dict[str, float], testbed: bool) -> str:

@@ -1,7 +1,10 @@
-"""What the benchmark scripts share: timing a callable, and publishing a Markdown section."""
+"""What the benchmark scripts share: timing a callable, a command or a warm grading, and publishing a Markdown
+section."""
 
 from __future__ import annotations
 
+import os
+import statistics
 import subprocess
 import time
 from collections.abc import Callable
@@ -34,3 +37,24 @@ def wall(argv: list[str], env: dict | None = None, expect: tuple[int, ...] = (0,
     if result.returncode not in expect:
         raise SystemExit(f"{' '.join(argv)} exited {result.returncode}: {result.stderr[-2000:]}{result.stdout[-2000:]}")
     return elapsed
+
+
+def warm_grading(state: str, scenario: str, repeat: int) -> float:
+    """Median seconds to grade the started attempt of `scenario` (in state directory `state`) again and again in one
+    process, after a first grading for imports and connections: what grading a class costs per attempt."""
+    os.environ["CKS_LAB_STATE"] = state
+    from labs.catalog import Catalog
+    from labs.grading.plugin import grade
+    from labs.session import current_context
+
+    context = current_context()
+    grader = Catalog().find(scenario).grader
+    grade(grader, context)
+
+    def once() -> float:
+        start = time.perf_counter()
+        report = grade(grader, context)
+        assert report.verdict == "pass", report.as_json()
+        return time.perf_counter() - start
+
+    return statistics.median(once() for _ in range(repeat))
