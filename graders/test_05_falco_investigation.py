@@ -15,9 +15,8 @@ import re
 import pytest
 
 from labs.grading.answers import answer_line, answer_lines
-from labs.grading.deployments import deployment_changes, original_deployment_uids, wait_for_scale_down
+from labs.grading.deployments import disturbed_deployments, original_deployment_uids, wait_for_scale_down
 from labs.grading.pods import SETTLE_SECONDS, original_pod_uids, recorded_by_setup
-from labs.grading.rollout import wait_for_rollout
 from labs.k8s import Kube
 
 SLOTS = {"storefront": "shop", "catalog": "shop", "invoices": "billing", "mailer": "billing"}  # slot: namespace
@@ -118,19 +117,11 @@ def test_the_deployment_of_that_workload_is_scaled_to_zero_and_kept(kube: Kube, 
 def test_every_other_deployment_is_untouched_and_available(kube: Kube, params, culprit):
     """Every other Deployment is left as setup created it ({replicas} replicas, its Pod template), all replicas
     available"""
-    problems = []
-    for slot in SLOTS:
-        namespace, name = workload(params, slot)
-        if (namespace, name) == culprit:
-            continue
-        deployment = kube.get(kube.apps.read_namespaced_deployment, name, namespace)
-        changes = deployment_changes(
-            deployment, original_deployment_uids(kube, namespace).get(name), params["replicas"]
-        )
-        if changes:
-            problems.append(f"Deployment {name} in {namespace}: {', '.join(changes)}")
-            continue
-        rollout = wait_for_rollout(kube, namespace, name)
-        if rollout is not None and not rollout.complete:
-            problems.append(f"Deployment {name} in {namespace} is not fully available: {rollout.describe()}")
+    others = [workload(params, slot) for slot in SLOTS if workload(params, slot) != culprit]
+    problems = [
+        f"Deployment {d.name} in {d.namespace}: {', '.join(d.changes)}"
+        if d.changes
+        else f"Deployment {d.name} in {d.namespace} is not fully available: {d.unavailable}"
+        for d in disturbed_deployments(kube, others, params["replicas"])
+    ]
     assert not problems, f"{'; '.join(problems)}; only the workload Falco alerts on is scaled down"

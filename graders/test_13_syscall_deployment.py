@@ -11,8 +11,7 @@ import re
 import pytest
 
 from labs.grading.answers import answer_line, answer_lines
-from labs.grading.deployments import deployment_changes, original_deployment_uids, wait_for_scale_down
-from labs.grading.rollout import wait_for_rollout
+from labs.grading.deployments import disturbed_deployments, original_deployment_uids, wait_for_scale_down
 from labs.k8s import Kube
 
 NAMESPACES = {"thumbnailer": "media", "transcoder": "media", "invoicer": "finance", "reporter": "finance"}
@@ -106,19 +105,9 @@ def test_the_deployment_is_scaled_to_zero(kube: Kube, params):
 @pytest.mark.points(2)
 def test_the_other_deployments_are_untouched(kube: Kube, params):
     """The other three Deployments keep their {replicas} replicas and their Pod template, and are Available"""
-    expected = params["replicas"]
-    changed, unavailable = [], []
-    for namespace, name in deployments(params).values():
-        if (namespace, name) == culprit(params):
-            continue
-        deployment = kube.get(kube.apps.read_namespaced_deployment, name, namespace)
-        uid = original_deployment_uids(kube, namespace).get(name)
-        changes = deployment_changes(deployment, uid, expected)
-        if changes:
-            changed.append(f"{namespace}/{name} ({', '.join(changes)})")
-            continue
-        rollout = wait_for_rollout(kube, namespace, name)
-        if rollout is not None and not rollout.complete:
-            unavailable.append(f"{namespace}/{name} ({rollout.describe()})")
+    others = [deployment for deployment in deployments(params).values() if deployment != culprit(params)]
+    disturbed = disturbed_deployments(kube, others, params["replicas"])
+    changed = [f"{d.namespace}/{d.name} ({', '.join(d.changes)})" for d in disturbed if d.changes]
+    unavailable = [f"{d.namespace}/{d.name} ({d.unavailable})" for d in disturbed if d.unavailable]
     assert not changed, f"changed: {'; '.join(changed)}; only the Deployment that makes the syscall is scaled down"
     assert not unavailable, f"not Available with all replicas: {'; '.join(unavailable)}"

@@ -5,11 +5,12 @@ Deployments it created in the namespace annotation `cks-lab/original-deployments
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from labs.grading.pods import SETTLE_SECONDS, recorded_by_setup
-from labs.grading.rollout import REVISION
+from labs.grading.rollout import REVISION, wait_for_rollout
 from labs.k8s import Kube
 
 ORIGINAL_DEPLOYMENTS_ANNOTATION = "cks-lab/original-deployments"
@@ -84,3 +85,30 @@ def deployment_changes(deployment: Any | None, uid: str | None, replicas: int) -
     if not changes and (deployment.metadata.generation or 1) > 1:
         changes.append(f"its spec was edited since setup (generation {deployment.metadata.generation})")
     return changes
+
+
+@dataclass(frozen=True)
+class Disturbed:
+    """A Deployment that was to be left alone and is not: what happened to it (`changes`, see deployment_changes),
+    or, when unchanged, why it is not Available with all its replicas (`unavailable`)."""
+
+    namespace: str
+    name: str
+    changes: tuple[str, ...] = ()
+    unavailable: str = ""
+
+
+def disturbed_deployments(kube: Kube, deployments: Iterable[tuple[str, str]], replicas: int) -> list[Disturbed]:
+    """Those of the (namespace, name) Deployments, created by setup with `replicas` replicas, that a student changed
+    or that are not Available (after waiting for their rollout), in the order given."""
+    disturbed = []
+    for namespace, name in deployments:
+        deployment = kube.get(kube.apps.read_namespaced_deployment, name, namespace)
+        changes = deployment_changes(deployment, original_deployment_uids(kube, namespace).get(name), replicas)
+        if changes:
+            disturbed.append(Disturbed(namespace, name, changes=tuple(changes)))
+            continue
+        rollout = wait_for_rollout(kube, namespace, name)
+        if rollout is not None and not rollout.complete:
+            disturbed.append(Disturbed(namespace, name, unavailable=rollout.describe()))
+    return disturbed
