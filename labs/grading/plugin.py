@@ -149,6 +149,8 @@ def grade(grader: Path, context: GradingContext, keyword: str | None = None) -> 
         "no:cacheprovider",
         "-p",
         "no:terminal",
+        "-p",
+        "no:unraisableexception",
     ]
     if keyword:
         args += ["-k", keyword]
