@@ -32,7 +32,8 @@ KINDS = ("auto", "local", "testbed", "vagrant")
 CONTROLPLANE = "controlplane"
 ADMIN_CONF = Path("/etc/kubernetes/admin.conf")
 TESTBED_MARKER = Path("/etc/cks-lab-testbed")
-VM_LAB_PYTHON = "/opt/cks-lab/venv/bin/python"  # where playbooks/roles/lab installs lab on the VMs
+VM_LAB_PYTHON = "/opt/cks-lab/venv/bin/python"  # where playbooks/roles/lab installs lab (controlplane only)
+VM_SYSTEM_PYTHON = "/usr/bin/python3"  # Ubuntu's, on every VM
 
 
 @dataclass
@@ -123,8 +124,9 @@ def parse_ssh_config(text: str) -> dict[str, dict[str, str]]:
 
 
 def vagrant_inventory(ssh_config: dict[str, dict[str, str]], kubeconfig_on_node: str = str(ADMIN_CONF)) -> dict:
-    """An inventory reaching the VMs over the SSH settings Vagrant reports; playbooks run as root with lab's
-    Python on the VMs (it has the kubernetes library)."""
+    """An inventory reaching the VMs over the SSH settings Vagrant reports; playbooks run as root, with lab's Python
+    (it has the kubernetes library) on the control plane and Ubuntu's python3 on the workers, where lab is not
+    installed."""
     hosts = {
         name: {
             "ansible_host": options.get("hostname", "127.0.0.1"),
@@ -133,7 +135,7 @@ def vagrant_inventory(ssh_config: dict[str, dict[str, str]], kubeconfig_on_node:
             "ansible_ssh_private_key_file": options.get("identityfile", ""),
             "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
             "ansible_become": True,
-            "ansible_python_interpreter": VM_LAB_PYTHON,
+            "ansible_python_interpreter": VM_LAB_PYTHON if name == CONTROLPLANE else VM_SYSTEM_PYTHON,
         }
         for name, options in ssh_config.items()
     }

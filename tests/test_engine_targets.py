@@ -34,6 +34,13 @@ def test_vagrant_ssh_config_becomes_an_inventory_of_every_node():
     assert inventory["all"]["vars"]["kubeconfig"] == "/etc/kubernetes/admin.conf"
 
 
+def test_only_the_control_plane_runs_playbooks_with_labs_python():
+    """playbooks/roles/lab installs the virtualenv on the control plane alone; workers have Ubuntu's python3."""
+    hosts = vagrant_inventory(parse_ssh_config(SSH_CONFIG))["all"]["hosts"]
+    assert hosts["controlplane"]["ansible_python_interpreter"] == "/opt/cks-lab/venv/bin/python"
+    assert hosts["node01"]["ansible_python_interpreter"] == "/usr/bin/python3"
+
+
 def test_explicit_files_must_exist(tmp_path):
     with pytest.raises(TargetError, match="does not exist"):
         resolve(kubeconfig=str(tmp_path / "missing"))
