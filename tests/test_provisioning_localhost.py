@@ -3,13 +3,15 @@ against localhost through ansible-runner, selected by tags:
 
 * common (swap, kernel, tools, shell): for real, into /etc, twice (the second run changes nothing);
 * the configuration templates of containerd, control_plane and calico: for real, into a temporary directory, then
-  checked by the programs that read them (kubeadm and containerd as built for the testbed).
+  checked by the programs that read them (kubeadm and containerd as built for the testbed);
+* the kubernetes role's package pins, resolved by Ansible for the pinned version and for overrides.
 
 Everything that needs systemd, a package repository on the internet or a VM is checked only statically
 (test_provisioning_static.py) and by `vagrant up` on a laptop (docs/provisioning.md)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -27,14 +29,17 @@ from labs.versions import pinned
 
 REPO = Path(__file__).resolve().parents[1]
 SITE = REPO / "playbooks" / "site.yml"
-KUBEADM_TEMPLATE = REPO / "playbooks" / "roles" / "control_plane" / "templates" / "kubeadm-config.yaml.j2"
+ROLES = REPO / "playbooks" / "roles"
+KUBEADM_TEMPLATE = ROLES / "control_plane" / "templates" / "kubeadm-config.yaml.j2"
 SHARED_VARS = yaml.safe_load((REPO / "playbooks" / "group_vars" / "all.yml").read_text())
 
 pytestmark = pytest.mark.slow
 
 
-def run_site(workdir: Path, tags: str, extravars: dict[str, str] | None = None) -> dict[str, int]:
-    """Run site.yml on localhost (as the control plane) with the given tags; return the changed-task count."""
+def run_playbook(
+    workdir: Path, playbook: Path, tags: str | None = None, extravars: dict[str, str] | None = None
+) -> ansible_runner.Runner:
+    """Run a playbook on localhost (as the control plane `controlplane`), which must succeed."""
     inventory = workdir / "inventory.ini"
     inventory.write_text(
         "[control_plane]\n"
@@ -44,7 +49,7 @@ def run_site(workdir: Path, tags: str, extravars: dict[str, str] | None = None) 
     (workdir / "runner").mkdir(exist_ok=True)
     result = ansible_runner.run(
         private_data_dir=str(workdir / "runner"),
-        playbook=str(SITE),
+        playbook=str(playbook),
         envvars={"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"},
         inventory=str(inventory),
         limit="controlplane",
@@ -54,6 +59,12 @@ def run_site(workdir: Path, tags: str, extravars: dict[str, str] | None = None) 
         rotate_artifacts=1,
     )
     assert result.status == "successful", result.stdout.read()
+    return result
+
+
+def run_site(workdir: Path, tags: str, extravars: dict[str, str] | None = None) -> dict[str, int]:
+    """Run site.yml with the given tags; return the changed-task count."""
+    result = run_playbook(workdir, SITE, tags, extravars)
     return {"changed": result.stats["changed"].get("controlplane", 0)}
 
 
@@ -249,3 +260,67 @@ def test_calico_pool_is_the_pod_network_and_nodes_use_their_internal_ip(rendered
     network = installation["spec"]["calicoNetwork"]
     assert [pool["cidr"] for pool in network["ipPools"]] == [SHARED_VARS["pod_subnet"]]
     assert network["nodeAddressAutodetectionV4"] == {"kubernetes": "NodeInternalIP"}
+
+
+# --- the kubernetes role's packages, as Ansible resolves them ----------------------------------------------------
+
+
+def kubernetes_role_packages(workdir: Path, extravars: dict[str, str]) -> dict:
+    """The repository and package pins the kubernetes role would install, resolved by Ansible from versions.yml and
+    the role's defaults and vars (extravars as Vagrant passes a kubernetes_version override)."""
+    role = ROLES / "kubernetes"
+    answer = workdir / "packages.json"
+    play = [
+        {
+            "name": "Resolve the kubernetes role's packages",
+            "hosts": "controlplane",
+            "gather_facts": False,
+            "vars_files": [
+                str(REPO / "versions.yml"),
+                str(role / "defaults" / "main.yml"),
+                str(role / "vars" / "main.yml"),
+            ],
+            "tasks": [
+                {
+                    "name": "Write them down",
+                    "ansible.builtin.copy": {
+                        "content": "{{ {'repo': kubernetes_repo_url, 'packages': kubernetes_packages} | to_json }}",
+                        "dest": str(answer),
+                        "mode": "0644",
+                    },
+                }
+            ],
+        }
+    ]
+    playbook = workdir / "packages.yml"
+    playbook.write_text(yaml.safe_dump(play))
+    run_playbook(workdir, playbook, extravars=extravars)
+    return json.loads(answer.read_text())
+
+
+def test_kubernetes_packages_are_the_pinned_versions(tmp_path: Path) -> None:
+    versions = pinned()
+    resolved = kubernetes_role_packages(tmp_path, {})
+    assert resolved["repo"] == f"https://pkgs.k8s.io/core:/stable:/v{versions.kubernetes_minor}/deb/"
+    assert resolved["packages"] == [
+        f"kubelet={versions.kubernetes_version}-*",
+        f"kubeadm={versions.kubernetes_version}-*",
+        f"kubectl={versions.kubernetes_version}-*",
+        f"cri-tools={versions.cri_tools_version}-*",
+    ]
+
+
+def test_another_patch_of_the_pinned_minor_keeps_the_pinned_crictl(tmp_path: Path) -> None:
+    versions = pinned()
+    patch = f"{versions.kubernetes_minor}.99"
+    resolved = kubernetes_role_packages(tmp_path, {"kubernetes_version": patch})
+    assert resolved["repo"] == f"https://pkgs.k8s.io/core:/stable:/v{versions.kubernetes_minor}/deb/"
+    assert resolved["packages"][0] == f"kubelet={patch}-*"
+    assert resolved["packages"][3] == f"cri-tools={versions.cri_tools_version}-*"
+
+
+def test_another_minor_installs_crictl_from_that_minors_repository(tmp_path: Path) -> None:
+    """pkgs.k8s.io's v1.33 repository carries only crictl 1.33.x: the pinned crictl of another minor is not there."""
+    resolved = kubernetes_role_packages(tmp_path, {"kubernetes_version": "1.33.4"})
+    assert resolved["repo"] == "https://pkgs.k8s.io/core:/stable:/v1.33/deb/"
+    assert resolved["packages"] == ["kubelet=1.33.4-*", "kubeadm=1.33.4-*", "kubectl=1.33.4-*", "cri-tools=1.33.*"]
