@@ -1,6 +1,6 @@
 """The class reports from a known result: the CSV parses to a row per student and a column per scenario and the
-total, the JSON round-trips, the JUnit XML validates against its schema, and the HTML page renders and sorts in a
-real headless Chromium."""
+total, the JSON round-trips, the JUnit XML validates against the Jenkins xunit plugin's junit-10.xsd, and the HTML
+page renders and sorts in a real headless Chromium."""
 
 from __future__ import annotations
 
@@ -115,6 +115,7 @@ def test_the_junit_xml_has_a_suite_per_student_and_validates_against_the_schema(
     assert (suites["carol"].get("tests"), suites["carol"].get("errors")) == ("2", "2")
     failure = suites["bob"].find("testcase[@name='no privileged container']/failure")
     assert failure.get("message") == "privileged: true in container <poller> & co"
+    assert suites["bob"].find("testcase[@name='no privileged container']/system-out").text == "points: 2"
     assert suites["bob"].find("testcase").get("classname") == f"bob.{IMMUTABLE}"
     assert suites["alice"].find("testcase[@name='grading']/failure").get("message") == "not started: no attempt"
 

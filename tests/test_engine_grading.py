@@ -159,8 +159,26 @@ def test_junit_report_has_messages_and_points_but_no_traceback(tmp_path):
     path = tmp_path / "out" / "junit.xml"
     report.write_junit(path)
     text = path.read_text()
-    assert 'failures="1"' in text and 'message="not A"' in text and 'name="points" value="2"' in text
+    assert 'failures="1"' in text and 'message="not A"' in text and "<system-out>points: 2</system-out>" in text
     assert "Traceback" not in text
+
+
+def test_the_junit_report_of_lab_check_is_valid_junit_10_xml(tmp_path):
+    """Passed, failed and errored criteria and a grader problem, validated against the Jenkins xunit plugin's
+    junit-10.xsd (the schema tests/class_checks.py uses for the class reports too)."""
+    from class_checks import validate_junit
+
+    from labs.grading.report import Check, Report
+
+    report = Report("99-demo", 3, problems=["the grader tests/x.py could not be loaded: SyntaxError"])
+    report.checks = [
+        Check("test_a", "A <holds> & more", 2),
+        Check("test_b", "B", 1, "fail", 'not "B"'),
+        Check("test_c", "C", 3, "error", "cluster unreachable"),
+    ]
+    path = tmp_path / "junit.xml"
+    report.write_junit(path)
+    validate_junit(path)
 
 
 def test_the_kube_fixture_reports_an_unreachable_cluster_as_could_not_grade(tmp_path):
