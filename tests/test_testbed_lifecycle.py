@@ -29,24 +29,43 @@ def test_a_missing_binary_says_how_to_build_it():
         cluster._run([str(build.binaries_dir() / "no-such-binary")], "starting something")
 
 
-@pytest.mark.testbed
-def test_a_broken_apiserver_manifest_takes_the_apiserver_down_and_status_says_why():
+def _break_apiserver_manifest(broken: str, said: str) -> cluster.Status:
+    """Write `broken` as the apiserver's manifest until the status of the apiserver contains `said` (the old
+    container stops first, then the new one crash-loops); the status then; the original manifest back."""
     manifest = cluster.MANIFESTS / "kube-apiserver.yaml"
     original = manifest.read_text()
     try:
-        manifest.write_text(original.replace("spec:", "spec:\n  containers: [oops", 1))
+        manifest.write_text(broken)
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and cluster.status().components["kube-apiserver"] == "running":
+        while time.monotonic() < deadline and said not in cluster.status().components["kube-apiserver"]:
             time.sleep(1)
-        state = cluster.status()
-        assert not state.ready
-        assert state.components["kube-apiserver"].startswith(f"stopped: {manifest} is not valid YAML")
+        return cluster.status()
     finally:
         manifest.write_text(original)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and not cluster.status().ready:
-        time.sleep(1)
-    assert cluster.status().ready, "the apiserver did not come back after the manifest was restored"
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not cluster.status().ready:
+            time.sleep(1)
+        assert cluster.status().ready, "the apiserver did not come back after the manifest was restored"
+
+
+@pytest.mark.testbed
+def test_a_manifest_that_is_not_yaml_takes_the_apiserver_down_and_status_says_why():
+    manifest = cluster.MANIFESTS / "kube-apiserver.yaml"
+    broken = manifest.read_text().replace("spec:", "spec:\n  containers: [oops", 1)
+    state = _break_apiserver_manifest(broken, "not valid YAML")
+    assert not state.ready
+    assert state.components["kube-apiserver"].startswith(f"stopped: {manifest} is not valid YAML")
+
+
+@pytest.mark.testbed
+def test_a_manifest_with_a_flag_the_apiserver_refuses_says_what_the_apiserver_said():
+    manifest = cluster.MANIFESTS / "kube-apiserver.yaml"
+    broken = manifest.read_text().replace("- --advertise-address", "- --no-such-flag=1\n    - --advertise-address", 1)
+    state = _break_apiserver_manifest(broken, "unknown flag")
+    assert not state.ready
+    reason = state.components["kube-apiserver"]
+    assert reason.startswith("stopped: its container "), reason
+    assert "exited with code 1" in reason and "unknown flag: --no-such-flag" in reason, reason
 
 
 def _testbed_traces() -> dict[str, list[str]]:
@@ -74,9 +93,10 @@ def _testbed_traces() -> dict[str, list[str]]:
         if link["ifname"] == cluster.CNI_BRIDGE or link.get("master") == cluster.CNI_BRIDGE
     ]
     rules = [
-        rule
+        f"{command} -t {table} {rule}"
+        for command in ("iptables", "ip6tables")
         for table in ("nat", "filter", "mangle")
-        for rule in subprocess.run(["iptables", "-t", table, "-S"], capture_output=True, text=True).stdout.splitlines()
+        for rule in subprocess.run([command, "-t", table, "-S"], capture_output=True, text=True).stdout.splitlines()
         if "CNI-" in rule or "KUBE-" in rule
     ]
     addresses = (
@@ -84,6 +104,7 @@ def _testbed_traces() -> dict[str, list[str]]:
         if cluster.NODE_IP in subprocess.run(["ip", "addr"], capture_output=True, text=True).stdout
         else []
     )
+    processes += [f"{pid} {command} (in a pod's cgroup)" for pid, command in cluster.pod_processes()]
     return {
         "processes": processes,
         "mounts": mounts,

@@ -126,3 +126,40 @@ def test_up_refuses_leftovers_of_an_earlier_cluster_with_a_message_that_says_wha
     (tmp_path / "manifests").mkdir()
     with pytest.raises(cluster.TestbedError, match="lab testbed down"):
         cluster._refuse_leftovers()
+
+
+def test_up_refuses_a_cluster_whose_up_was_killed_half_way(tmp_path, monkeypatch):
+    monkeypatch.setattr(cluster, "INITIALISED", tmp_path / "initialised")
+    with pytest.raises(cluster.TestbedError, match=r"stopped before the cluster was complete.*lab testbed down"):
+        cluster._refuse_half_initialised()
+    (tmp_path / "initialised").write_text("1.37.2\n")
+    cluster._refuse_half_initialised()
+
+
+def test_a_deleted_program_makes_its_component_unbuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("CKS_LAB_CACHE", str(tmp_path))
+    component = next(c for c in build.components() if c.name == "cri-tools")
+    out = build.bin_dir(component)
+    out.mkdir(parents=True)
+    (out / ".complete").write_text(component.version + "\n")
+    assert not build.is_built(component), "built although its program is missing"
+    for program in component.programs:
+        (out / program.name).write_text("#!/bin/sh\n")
+        (out / program.name).chmod(0o755)
+    assert build.is_built(component)
+
+
+def test_a_daemon_without_its_binary_is_not_started_and_the_message_says_how_to_build_it():
+    with pytest.raises(cluster.TestbedError, match=r"cannot start kubelet: /nonexistent/kubelet .*lab testbed build"):
+        cluster._supervise("kubelet", ["/nonexistent/kubelet"])
+
+
+def test_the_supervisor_logs_why_its_daemon_could_not_start(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    log = tmp_path / "ghost.log"
+    supervisor.start("ghost", ["/nonexistent/ghost"], tmp_path, tmp_path, env)
+    deadline = time.monotonic() + 10
+    while not (log.exists() and "cannot start" in log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "cannot start ghost: [Errno 2] No such file or directory" in log.read_text()
+    assert supervisor.pid_of("ghost", tmp_path) is None

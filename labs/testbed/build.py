@@ -133,7 +133,9 @@ def bin_dir(component: Component) -> Path:
 
 
 def is_built(component: Component) -> bool:
-    return (bin_dir(component) / ".complete").exists()
+    """The build finished and every program is still there (one deleted by hand is built again)."""
+    out = bin_dir(component)
+    return (out / ".complete").exists() and all(os.access(out / p.name, os.X_OK) for p in component.programs)
 
 
 def binaries_dir() -> Path:

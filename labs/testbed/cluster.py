@@ -7,6 +7,7 @@ the kubelet run under labs.testbed.supervisor because PID 1 is not systemd.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -54,6 +55,10 @@ RUNC = Path("/usr/sbin/runc")
 RUN_DIR = Path("/run/cks-lab-testbed")
 LOG_DIR = Path("/var/log/cks-lab-testbed")
 CONFIG_DIR = Path("/etc/cks-lab-testbed")
+IPTABLES_COMMANDS = ("iptables", "ip6tables")
+# Written when `up` has initialised a cluster and seen its node Ready: without it, an admin.conf is the leftover of an
+# `up` that was killed half-way (kubeadm writes admin.conf long before the cluster is complete).
+INITIALISED = CONFIG_DIR / "initialised"
 
 PORTS = {
     6443: "kube-apiserver",
@@ -241,6 +246,7 @@ def up(log: Callable[[str], None] = print) -> Path:
     build.build_all(log=lambda m: None if "cached" in m else log(m))
     _check_host()
     if KUBECONFIG.exists():
+        _refuse_half_initialised()
         if status().ready:
             log(f"testbed already up ({time.monotonic() - started:.1f}s)")
             return KUBECONFIG
@@ -257,6 +263,7 @@ def up(log: Callable[[str], None] = print) -> Path:
         images.import_all(Path(_bin("ctr")), str(CONTAINERD_SOCKET), log=log)
         _kubeadm_init(log)
         _wait_ready(log, timeout=240)
+        INITIALISED.write_text(f"{pinned().kubernetes_version}\n")
     log(f"testbed ready in {time.monotonic() - started:.1f}s; kubeconfig: {KUBECONFIG}")
     return KUBECONFIG
 
@@ -272,6 +279,14 @@ def _check_host() -> None:
         )
     if os.geteuid() != 0:
         raise TestbedError("the testbed runs a kubelet and containerd: it needs root")
+
+
+def _refuse_half_initialised() -> None:
+    if not INITIALISED.exists():
+        raise TestbedError(
+            f"an earlier `lab testbed up` stopped before the cluster was complete: {KUBECONFIG} exists but "
+            f"{INITIALISED} does not; run `lab testbed down` to clean up, then `lab testbed up`"
+        )
 
 
 def _refuse_leftovers() -> None:
@@ -321,13 +336,7 @@ def _prepare_host() -> None:
 def _start_containerd(log: Callable[[str], None]) -> None:
     if supervisor.pid_of("containerd", RUN_DIR) is None:
         log("starting containerd")
-        supervisor.start(
-            "containerd",
-            [_bin("containerd"), "--config", str(CONFIG_DIR / "containerd.toml")],
-            RUN_DIR,
-            LOG_DIR,
-            _path_env(),
-        )
+        _supervise("containerd", [_bin("containerd"), "--config", str(CONFIG_DIR / "containerd.toml")])
     _wait(
         lambda: _crictl_ok(), 30, f"containerd did not answer on {CONTAINERD_SOCKET}; see {LOG_DIR / 'containerd.log'}"
     )
@@ -356,7 +365,13 @@ def _kubelet_argv() -> list[str]:
 
 def _start_kubelet() -> None:
     if supervisor.pid_of("kubelet", RUN_DIR) is None:
-        supervisor.start("kubelet", _kubelet_argv(), RUN_DIR, LOG_DIR, _path_env())
+        _supervise("kubelet", _kubelet_argv())
+
+
+def _supervise(name: str, argv: list[str]) -> None:
+    if not os.access(argv[0], os.X_OK):
+        raise TestbedError(f"cannot start {name}: {argv[0]} is missing or not executable; run `lab testbed build`")
+    supervisor.start(name, argv, RUN_DIR, LOG_DIR, _path_env())
 
 
 def _kubeadm_init(log: Callable[[str], None]) -> None:
@@ -382,7 +397,11 @@ def _kubeadm_init(log: Callable[[str], None]) -> None:
 
 def _wait_ready(log: Callable[[str], None], timeout: float) -> None:
     log("waiting for the node to be Ready")
-    _wait(lambda: _node_ready(), timeout, f"node {NODE_NAME} did not become Ready; see {LOG_DIR / 'kubelet.log'}")
+    try:
+        _wait(lambda: _node_ready(), timeout, f"node {NODE_NAME} did not become Ready within {timeout:.0f}s")
+    except TestbedError as error:
+        reasons = [f"{name}: {state}" for name, state in status().components.items() if state != "running"]
+        raise TestbedError("; ".join([str(error), *reasons, f"see {LOG_DIR / 'kubelet.log'}"])) from None
 
 
 def _node_ready() -> bool:
@@ -456,7 +475,7 @@ def down(log: Callable[[str], None] = print) -> None:
 
 
 def _kill_leftover_processes(log: Callable[[str], None]) -> None:
-    """containerd shims outlive containerd by design; kill them (and their containers) if any are left."""
+    """containerd shims outlive containerd by design, and containers outlive their shims: kill whatever is left."""
     ours = str(build.cache_dir())
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -471,6 +490,26 @@ def _kill_leftover_processes(log: Callable[[str], None]) -> None:
                 os.killpg(int(proc.name), 9)
             except (ProcessLookupError, PermissionError):
                 os.kill(int(proc.name), 9)
+    for pid, command in pod_processes():
+        log(f"killing leftover container process {command} (pid {pid})")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 9)
+
+
+def pod_processes() -> list[tuple[int, str]]:
+    """Processes in a pod's cgroup (below /kubepods), with their command names: what runs inside containers."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            groups = (proc / "cgroup").read_text().splitlines()
+            command = (proc / "comm").read_text().strip()
+        except OSError:
+            continue
+        if any(line.split(":", 2)[-1].startswith("/kubepods") for line in groups):
+            found.append((int(proc.name), command))
+    return found
 
 
 def _unmount_below(roots: tuple[Path, ...], log: Callable[[str], None]) -> None:
@@ -494,19 +533,23 @@ def _remove_network(log: Callable[[str], None]) -> None:
 
 
 def _remove_cni_iptables(log: Callable[[str], None]) -> None:
-    """Delete the rules and chains the bridge and portmap plugins made (all named CNI-*), and the kubelet's KUBE-*."""
-    for table in ("nat", "filter", "mangle"):
-        rules = subprocess.run(["iptables", "-t", table, "-S"], capture_output=True, text=True).stdout.splitlines()
-        ours = [r for r in rules if r.startswith("-A") and ("CNI-" in r or "KUBE-" in r or "cks-testbed" in r)]
-        for rule in ours:
-            subprocess.run(["iptables", "-t", table, "-D", *shlex.split(rule)[1:]], capture_output=True)
-        chains = [r.split()[1] for r in rules if r.startswith("-N") and r.split()[1].startswith(("CNI-", "KUBE-"))]
-        for chain in chains:
-            subprocess.run(["iptables", "-t", table, "-F", chain], capture_output=True)
-        for chain in chains:
-            subprocess.run(["iptables", "-t", table, "-X", chain], capture_output=True)
-        if ours or chains:
-            log(f"removed {len(ours)} iptables rules and {len(chains)} chains from table {table}")
+    """Delete the rules and chains the bridge and portmap plugins made (all named CNI-*), and the kubelet's KUBE-*,
+    from IPv4 and IPv6 tables alike (the kubelet makes its canary chains in both)."""
+    for command in IPTABLES_COMMANDS:
+        if not shutil.which(command):
+            continue
+        for table in ("nat", "filter", "mangle"):
+            rules = subprocess.run([command, "-t", table, "-S"], capture_output=True, text=True).stdout.splitlines()
+            ours = [r for r in rules if r.startswith("-A") and ("CNI-" in r or "KUBE-" in r or "cks-testbed" in r)]
+            for rule in ours:
+                subprocess.run([command, "-t", table, "-D", *shlex.split(rule)[1:]], capture_output=True)
+            chains = [r.split()[1] for r in rules if r.startswith("-N") and r.split()[1].startswith(("CNI-", "KUBE-"))]
+            for chain in chains:
+                subprocess.run([command, "-t", table, "-F", chain], capture_output=True)
+            for chain in chains:
+                subprocess.run([command, "-t", table, "-X", chain], capture_output=True)
+            if ours or chains:
+                log(f"removed {len(ours)} {command} rules and {len(chains)} chains from table {table}")
 
 
 # ---------------------------------------------------------------------------------------------------------- status
@@ -552,7 +595,42 @@ def _static_pod_state(component: str) -> str:
         return f"stopped: {manifest} is not valid YAML ({str(error).splitlines()[0]}); the kubelet cannot run it"
     if not isinstance(parsed, dict) or parsed.get("kind") != "Pod":
         return f"stopped: {manifest} is not a Pod manifest; the kubelet cannot run it"
-    return f"stopped: see `crictl ps -a --name {component}`, `crictl logs` and {LOG_DIR / 'kubelet.log'}"
+    return f"stopped: {_last_container(component)}; see {LOG_DIR / 'kubelet.log'}"
+
+
+def _last_container(component: str) -> str:
+    """What the CRI says of the component's newest container: its state, or its exit code and last log line."""
+    crictl = _bin("crictl")
+    try:
+        listing = subprocess.run(
+            [crictl, "ps", "-a", "--name", f"^{component}$", "-o", "json"],
+            capture_output=True,
+            text=True,
+            env=_path_env(),
+            timeout=10,
+        )
+        containers = json.loads(listing.stdout or "{}").get("containers") or []
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return f"containerd does not answer (`{crictl} ps -a`)"
+    if not containers:
+        return "the kubelet has created no container for it (yet)"
+    newest = max(containers, key=lambda c: int(c.get("createdAt") or 0))
+    short = newest["id"][:13]
+    if newest.get("state") != "CONTAINER_EXITED":
+        return f"its container {short} is {newest.get('state', 'in an unknown state')}"
+    try:
+        inspected = subprocess.run(
+            [crictl, "inspect", newest["id"]], capture_output=True, text=True, env=_path_env(), timeout=10
+        )
+        code = json.loads(inspected.stdout or "{}").get("status", {}).get("exitCode", "?")
+        logs = subprocess.run(
+            [crictl, "logs", "--tail", "5", newest["id"]], capture_output=True, text=True, env=_path_env(), timeout=10
+        )
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return f"its container {short} exited; see `{crictl} logs {short}`"
+    lines = [line.strip() for line in (logs.stdout + logs.stderr).splitlines() if line.strip()]
+    said = f": {lines[-1][:300]}" if lines else ""
+    return f"its container {short} exited with code {code}{said} (`{crictl} logs {short}`)"
 
 
 def status() -> Status:

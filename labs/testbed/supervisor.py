@@ -99,7 +99,11 @@ def _supervise(name: str, logfile: Path, argv: list[str]) -> int:
     with logfile.open("ab", buffering=0) as log:
         while not stopping:
             log.write(f"--- supervisor: starting {name}: {' '.join(argv)}\n".encode())
-            child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+            try:
+                child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+            except OSError as error:
+                log.write(f"--- supervisor: cannot start {name}: {error}\n".encode())
+                return 127
             code = child.wait()
             log.write(f"--- supervisor: {name} exited with {code}\n".encode())
             if not stopping:
