@@ -102,6 +102,17 @@ def test_the_score_is_weighed_by_points_against_the_67_percent_pass_mark():
     assert (graded.percent, graded.verdict) == (67.0, "pass")
     graded.results = [result(1, 100, 66.9, "fail")]
     assert (graded.percent, graded.verdict) == (66.9, "fail")
+    graded.results = [result(1, 100, 66.95, "fail")]
+    assert (graded.percent, graded.verdict) == (67.0, "fail")  # shown rounded, compared unrounded
+
+
+def test_a_percentage_that_rounds_up_to_the_pass_mark_fails():
+    graded = running_exam(minutes_ago=5)
+    graded.tasks = [task(1, 200)]
+    graded.results = [result(1, 200, 133.9)]  # 66.95 %
+    assert (graded.percent, graded.verdict) == (67.0, "fail")
+    graded.results = [result(1, 200, 134.0)]  # exactly 67 %
+    assert (graded.percent, graded.verdict) == (67.0, "pass")
     weighted = running_exam(minutes_ago=5)
     weighted.results = [result(1, 10, 10.0, "pass"), result(2, 6, 0.0)]
     assert (weighted.earned, weighted.total_points, weighted.percent, weighted.verdict) == (10.0, 16, 62.5, "fail")

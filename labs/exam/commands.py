@@ -147,7 +147,7 @@ def _print_result(graded: Exam) -> int:
         failed = [c["title"] for c in result.criteria if c["status"] != "pass"]
         if failed:
             detail += "\n[dim]missed: " + escape("; ".join(failed)) + "[/dim]"
-        earned = f"{result.earned:g}/{result.points}"
+        earned = f"{round(result.earned, 2):g}/{result.points}"
         table.add_row(
             str(result.number), escape(titles[result.number]) + detail, earned, f"[{style}]{status}[/{style}]"
         )

@@ -3,6 +3,7 @@ wall-clock start and time limit, and after grading each task's result. Nothing h
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -43,7 +44,8 @@ class ExamTask(BaseModel):
 
 
 class TaskResult(BaseModel):
-    """How a task was graded; `earned` is its points times the share of its criteria's points that passed."""
+    """How a task was graded; `earned` is its points times the share of its criteria's points that passed
+    (unrounded)."""
 
     number: int
     scenario: str
@@ -94,18 +96,27 @@ class Exam(BaseModel):
 
     @property
     def earned(self) -> float:
+        """The points earned, rounded to two decimals (for showing)."""
         return round(sum(result.earned for result in self.results), 2)
 
     @property
+    def exact_percent(self) -> float:
+        """The share of the points earned in percent, unrounded: the pass mark is compared with this."""
+        return 100 * sum(result.earned for result in self.results) / self.total_points if self.total_points else 0.0
+
+    @property
     def percent(self) -> float:
-        return round(100 * self.earned / self.total_points, 1) if self.total_points else 0.0
+        """The percentage rounded to one decimal (for showing: 66.95 shows as 67 % and still fails)."""
+        return round(self.exact_percent, 1)
 
     @property
     def verdict(self) -> TaskStatus:
-        """error when a task could not be graded (never counted as failed), else pass from the pass mark up."""
+        """error when a task could not be graded (never counted as failed), else pass from the pass mark up (the
+        unrounded percentage; isclose only absorbs floating-point noise)."""
         if any(result.status == "error" for result in self.results):
             return "error"
-        return "pass" if self.percent >= self.pass_mark else "fail"
+        exact = self.exact_percent
+        return "pass" if exact >= self.pass_mark or math.isclose(exact, self.pass_mark) else "fail"
 
 
 class ExamRunning(LabError):
@@ -215,7 +226,7 @@ def grade(exam: Exam, target: Target, catalog: Catalog, by: Literal["student", "
                 score=report.score,
                 max_score=report.max_score,
                 points=task.points,
-                earned=round(task.points * share, 2),
+                earned=task.points * share,  # unrounded: the pass mark is compared with the exact share
                 message="; ".join(report.problems),
                 criteria=[check.as_json() for check in report.checks],
             )
