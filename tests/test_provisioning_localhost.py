@@ -11,6 +11,7 @@ Everything that needs systemd, a package repository on the internet or a VM is c
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 import subprocess
@@ -262,45 +263,48 @@ def test_calico_pool_is_the_pod_network_and_nodes_use_their_internal_ip(rendered
     assert network["nodeAddressAutodetectionV4"] == {"kubernetes": "NodeInternalIP"}
 
 
-# --- the kubernetes role's packages, as Ansible resolves them ----------------------------------------------------
+# --- role variables and templates, as Ansible resolves them ------------------------------------------------------
 
 
-def kubernetes_role_packages(workdir: Path, extravars: dict[str, str]) -> dict:
-    """The repository and package pins the kubernetes role would install, resolved by Ansible from versions.yml and
-    the role's defaults and vars (extravars as Vagrant passes a kubernetes_version override)."""
-    role = ROLES / "kubernetes"
-    answer = workdir / "packages.json"
-    play = [
-        {
-            "name": "Resolve the kubernetes role's packages",
-            "hosts": "controlplane",
-            "gather_facts": False,
-            "vars_files": [
-                str(REPO / "versions.yml"),
-                str(role / "defaults" / "main.yml"),
-                str(role / "vars" / "main.yml"),
-            ],
-            "tasks": [
-                {
-                    "name": "Write them down",
-                    "ansible.builtin.copy": {
-                        "content": "{{ {'repo': kubernetes_repo_url, 'packages': kubernetes_packages} | to_json }}",
-                        "dest": str(answer),
-                        "mode": "0644",
-                    },
-                }
-            ],
-        }
-    ]
-    playbook = workdir / "packages.yml"
-    playbook.write_text(yaml.safe_dump(play))
+def role_values(
+    workdir: Path, roles: list[str], values: dict[str, str], extravars: dict[str, str] | None = None
+) -> dict[str, object]:
+    """Jinja expressions evaluated by Ansible on the control plane with versions.yml and the roles' defaults and vars
+    loaded (extravars e.g. as Vagrant passes a kubernetes_version override)."""
+    role_files = (ROLES / role / part / "main.yml" for role in roles for part in ("defaults", "vars"))
+    answer = workdir / "values.json"
+    play = {
+        "name": "Evaluate role variables",
+        "hosts": "controlplane",
+        "gather_facts": False,
+        "vars_files": [str(REPO / "versions.yml"), *(str(path) for path in role_files if path.exists())],
+        "tasks": [
+            {
+                "name": "Write them down",
+                "ansible.builtin.copy": {"content": "{{ values | to_json }}", "dest": str(answer), "mode": "0644"},
+                "vars": {"values": values},
+            }
+        ],
+    }
+    playbook = workdir / "values.yml"
+    playbook.write_text(yaml.safe_dump([play]))
     run_playbook(workdir, playbook, extravars=extravars)
     return json.loads(answer.read_text())
 
 
+def kubernetes_packages(workdir: Path, extravars: dict[str, str] | None = None) -> dict[str, object]:
+    """The repository and package pins the kubernetes role installs."""
+    return role_values(
+        workdir,
+        ["kubernetes"],
+        {"repo": "{{ kubernetes_repo_url }}", "packages": "{{ kubernetes_packages }}"},
+        extravars,
+    )
+
+
 def test_kubernetes_packages_are_the_pinned_versions(tmp_path: Path) -> None:
     versions = pinned()
-    resolved = kubernetes_role_packages(tmp_path, {})
+    resolved = kubernetes_packages(tmp_path)
     assert resolved["repo"] == f"https://pkgs.k8s.io/core:/stable:/v{versions.kubernetes_minor}/deb/"
     assert resolved["packages"] == [
         f"kubelet={versions.kubernetes_version}-*",
@@ -313,7 +317,7 @@ def test_kubernetes_packages_are_the_pinned_versions(tmp_path: Path) -> None:
 def test_another_patch_of_the_pinned_minor_keeps_the_pinned_crictl(tmp_path: Path) -> None:
     versions = pinned()
     patch = f"{versions.kubernetes_minor}.99"
-    resolved = kubernetes_role_packages(tmp_path, {"kubernetes_version": patch})
+    resolved = kubernetes_packages(tmp_path, {"kubernetes_version": patch})
     assert resolved["repo"] == f"https://pkgs.k8s.io/core:/stable:/v{versions.kubernetes_minor}/deb/"
     assert resolved["packages"][0] == f"kubelet={patch}-*"
     assert resolved["packages"][3] == f"cri-tools={versions.cri_tools_version}-*"
@@ -321,6 +325,29 @@ def test_another_patch_of_the_pinned_minor_keeps_the_pinned_crictl(tmp_path: Pat
 
 def test_another_minor_installs_crictl_from_that_minors_repository(tmp_path: Path) -> None:
     """pkgs.k8s.io's v1.33 repository carries only crictl 1.33.x: the pinned crictl of another minor is not there."""
-    resolved = kubernetes_role_packages(tmp_path, {"kubernetes_version": "1.33.4"})
+    resolved = kubernetes_packages(tmp_path, {"kubernetes_version": "1.33.4"})
     assert resolved["repo"] == "https://pkgs.k8s.io/core:/stable:/v1.33/deb/"
     assert resolved["packages"] == ["kubelet=1.33.4-*", "kubeadm=1.33.4-*", "kubectl=1.33.4-*", "cri-tools=1.33.*"]
+
+
+def rendered_template(workdir: Path, role: str, template: str) -> str:
+    """A role's template as the role renders it (node_ip 192.168.56.10)."""
+    path = ROLES / role / "templates" / template
+    return role_values(workdir, [role], {"text": f"{{{{ lookup('ansible.builtin.template', '{path}') }}}}"})["text"]
+
+
+def test_kubelet_registers_with_the_nodes_private_address(tmp_path: Path) -> None:
+    lines = rendered_template(tmp_path, "kubernetes", "kubelet-defaults.j2").splitlines()
+    assert [line for line in lines if not line.startswith("#")] == ["KUBELET_EXTRA_ARGS=--node-ip=192.168.56.10"]
+
+
+def test_containerd_service_starts_the_unpacked_binary_with_the_rendered_config(tmp_path: Path) -> None:
+    unit = configparser.ConfigParser(interpolation=None)
+    unit.optionxform = str  # systemd keys are case-sensitive
+    unit.read_string(rendered_template(tmp_path, "containerd", "containerd.service.j2"))
+    assert unit["Service"]["ExecStart"] == "/usr/local/bin/containerd --config /etc/containerd/config.toml"
+    assert unit["Service"]["Type"] == "notify"  # containerd tells systemd when its socket is ready
+    assert unit["Service"]["Delegate"] == "yes"  # kubelet's systemd cgroup driver manages the pods' cgroups below it
+    assert unit["Service"]["KillMode"] == "process"  # restarting containerd leaves the containers running
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
+    assert pinned().containerd_version in unit["Unit"]["Description"]
