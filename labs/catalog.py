@@ -26,6 +26,7 @@ DOMAINS = (
     "Monitoring, Logging and Runtime Security",
 )
 NODES = r"^(controlplane|node0[1-9])$"
+SHARED_COMPONENT = r"^[a-z][a-z0-9-]*$"
 
 
 class ScenarioSpec(BaseModel):
@@ -49,6 +50,11 @@ class ScenarioSpec(BaseModel):
         Field(description="the task starts (or may end) with kube-apiserver down: start, check, solution and reset "
               "run without first asking the API server to answer"),
     ] = False  # fmt: skip
+    exclusive: Annotated[
+        list[Annotated[str, Field(pattern=SHARED_COMPONENT, max_length=40)]],
+        Field(description="shared components the task takes over (e.g. kube-apiserver, falco-rules): an exam never "
+              "asks two scenarios that name the same one (docs/writing-a-scenario.md#shared-components)"),
+    ] = []  # fmt: skip
 
     @field_validator("domain")
     @classmethod

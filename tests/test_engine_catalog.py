@@ -51,6 +51,10 @@ def test_a_valid_scenario_loads(tmp_path):
     assert scenario.id == "07-demo-task"
     assert scenario.grader.name == "test_07_demo_task.py"
     assert scenario.render(scenario.spec.task, {"namespace": "team-x"}).startswith("Do something in namespace team-x")
+    assert scenario.spec.exclusive == []
+    assert load(_scenario(tmp_path, "b/07-demo-task", VALID + "exclusive: [kube-apiserver]\n")).spec.exclusive == [
+        "kube-apiserver"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -62,6 +66,8 @@ def test_a_valid_scenario_loads(tmp_path):
         (("generator: namespace, prefix: team", "generator: colour"), "parameters.namespace", "tag 'colour'"),
         (("hints: [first hint]", "hints: []"), "hints", "at least 1 item"),
         (("minutes: 5\n", "minutes: 5\nauthor: me\n"), "author", "Extra inputs are not permitted"),
+        (("minutes: 5\n", "minutes: 5\nexclusive: [Kube APIServer]\n"), "exclusive.0", "should match pattern"),
+        (("minutes: 5\n", "minutes: 5\nexclusive: kube-apiserver\n"), "exclusive", "valid list"),
     ],
 )
 def test_an_invalid_field_is_named_with_its_problem(tmp_path, change, field, problem):

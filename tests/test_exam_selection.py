@@ -1,5 +1,6 @@
 """Choosing an exam's tasks: seats per domain in proportion to the CKS weights, scenarios drawn by points, the same
-seed giving the same exam, and every scenario used when fewer exist than asked."""
+seed giving the same exam, every scenario used when fewer exist than asked, never two scenarios that take over the
+same shared component, and a scenario that may leave kube-apiserver down set up last."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ from pathlib import Path
 import pytest
 
 from labs.catalog import Catalog, Scenario, ScenarioSpec
-from labs.exam.selection import DOMAIN_WEIGHTS, choose, seats
+from labs.exam.selection import DOMAIN_WEIGHTS, choose, setup_order
 
 RUNTIME = "Monitoring, Logging and Runtime Security"
 SUPPLY = "Supply Chain Security"
 SYSTEM = "System Hardening"
 
 
-def scenario(number: int, domain: str, points: int = 5) -> Scenario:
+def scenario(
+    number: int, domain: str, points: int = 5, exclusive: list[str] | None = None, apiserver_may_be_down: bool = False
+) -> Scenario:
     spec = ScenarioSpec(
         number=number,
         slug=f"task-{number}",
@@ -28,6 +31,8 @@ def scenario(number: int, domain: str, points: int = 5) -> Scenario:
         task="Do something about task number {{ n }}.",
         hints=["a hint"],
         solution="The solution, explained at length.",
+        exclusive=exclusive or [],
+        apiserver_may_be_down=apiserver_may_be_down,
     )
     return Scenario(Path(f"/nowhere/{number:02d}-task-{number}"), spec)
 
@@ -39,18 +44,23 @@ def test_the_weights_are_the_six_cks_domains_adding_up_to_100():
     assert sum(DOMAIN_WEIGHTS.values()) == 100
 
 
+def domains_of(chosen) -> Counter:
+    return Counter(choice.scenario.spec.domain for choice in chosen)
+
+
 def test_seats_follow_the_domain_weights():
-    plenty = dict.fromkeys(DOMAIN_WEIGHTS, 10)
-    allocation = seats(plenty, 20)
-    assert allocation == {domain: weight // 5 for domain, weight in DOMAIN_WEIGHTS.items()}
-    assert sum(seats(plenty, 16).values()) == 16
+    plenty = [scenario(n, domain) for n, domain in enumerate(sorted(DOMAIN_WEIGHTS) * 10, start=1)]
+    assert domains_of(choose(plenty, 20, seed=3)) == {domain: weight // 5 for domain, weight in DOMAIN_WEIGHTS.items()}
+    assert len(choose(plenty, 16, seed=3)) == 16
 
 
 def test_a_domain_with_few_scenarios_gives_its_seats_to_the_others():
-    allocation = seats({RUNTIME: 10, SYSTEM: 1, SUPPLY: 10}, 10)
+    catalog = [scenario(n, RUNTIME) for n in range(1, 11)] + [scenario(11, SYSTEM)]
+    catalog += [scenario(n, SUPPLY) for n in range(12, 22)]
+    allocation = domains_of(choose(catalog, 10, seed=5))
     assert allocation[SYSTEM] == 1
     assert sum(allocation.values()) == 10
-    assert allocation[RUNTIME] == allocation[SUPPLY] or abs(allocation[RUNTIME] - allocation[SUPPLY]) == 1
+    assert abs(allocation[RUNTIME] - allocation[SUPPLY]) <= 1
 
 
 def test_more_tasks_than_scenarios_uses_every_scenario_once():
@@ -79,3 +89,44 @@ def test_the_real_catalog_gives_the_number_of_tasks_asked(count):
     chosen = choose(scenarios, count, seed=1)
     assert len(chosen) == min(count, len(scenarios))
     assert all(0 <= choice.seed < 1_000_000 for choice in chosen)
+
+
+def test_scenarios_taking_over_one_component_are_never_asked_together():
+    apiserver = [scenario(n, RUNTIME, exclusive=["kube-apiserver"]) for n in (1, 2, 3)]
+    falco = [scenario(4, SUPPLY, exclusive=["falco-rules"]), scenario(5, SYSTEM, exclusive=["falco-rules", "x"])]
+    free = [scenario(n, SUPPLY) for n in (6, 7)]
+    winners = Counter()
+    for seed in range(200):
+        chosen = [choice.scenario for choice in choose([*apiserver, *falco, *free], 16, seed)]
+        for component in ("kube-apiserver", "falco-rules"):
+            assert sum(component in s.spec.exclusive for s in chosen) <= 1, (seed, [s.id for s in chosen])
+        assert {s.id for s in free} <= {s.id for s in chosen}
+        winners.update(s.spec.number for s in chosen if s.spec.exclusive)
+    assert all(winners[number] > 0 for number in (1, 2, 3, 4, 5)), winners  # each one of its group gets its turn
+
+
+def test_the_real_catalog_never_asks_two_takers_of_one_component_and_sets_08_up_last():
+    scenarios = Catalog().scenarios
+    components = {component for s in scenarios for component in s.spec.exclusive}
+    assert {"kube-apiserver", "falco-rules"} <= components
+    most = len(scenarios) - sum(sum(c in s.spec.exclusive for s in scenarios) - 1 for c in components)
+    seen = Counter()
+    for seed in range(300):
+        chosen = choose(scenarios, 16, seed)
+        ids = [choice.scenario.id for choice in chosen]
+        assert len(chosen) == most, ids
+        for component in components:
+            assert sum(component in choice.scenario.spec.exclusive for choice in chosen) <= 1, (seed, ids)
+        order = [ids[index] for index in setup_order([choice.scenario for choice in chosen])]
+        assert sorted(order) == sorted(ids)
+        if "08-audit-repair" in ids:
+            assert order[-1] == "08-audit-repair", (seed, order)
+        assert ids == [choice.scenario.id for choice in choose(scenarios, 16, seed)]  # the same seed, the same exam
+        seen.update(ids)
+    assert {"06-audit-logging", "07-audit-forensics", "08-audit-repair"} <= set(seen)
+
+
+def test_setup_order_puts_a_scenario_that_may_leave_the_apiserver_down_last_and_keeps_the_rest_as_asked():
+    asked = [scenario(3, RUNTIME), scenario(8, RUNTIME, apiserver_may_be_down=True), scenario(1, SUPPLY)]
+    assert setup_order(asked) == [0, 2, 1]
+    assert setup_order(asked[::2]) == [0, 1]

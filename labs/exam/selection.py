@@ -1,10 +1,13 @@
 """Which scenarios an exam asks: seats per CKS domain in proportion to the domain's weight in the real exam (among
-the domains that have scenarios), then scenarios within a domain drawn with a probability that grows with their
-points. The same seed and catalog always give the same tasks and per-task seeds."""
+the domains that have scenarios), scenarios within a domain drawn with a probability that grows with their points,
+and never two scenarios that take over the same shared component (`exclusive` in scenario.yaml, e.g.
+kube-apiserver). The same seed and catalog always give the same tasks and per-task seeds. Also: the order in which
+the chosen tasks are set up."""
 
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass
 
 from labs.catalog import Scenario
@@ -29,31 +32,41 @@ class Choice:
     seed: int
 
 
-def seats(available: dict[str, int], count: int) -> dict[str, int]:
-    """Tasks per domain: each seat goes to the domain with the highest weight / (seats + 1) (Sainte-Laguë-like
-    proportional allocation) that still has an unused scenario."""
-    allocated = dict.fromkeys(available, 0)
-    for _ in range(min(count, sum(available.values()))):
-        open_domains = [domain for domain in available if allocated[domain] < available[domain]]
-        best = max(open_domains, key=lambda domain: DOMAIN_WEIGHTS.get(domain, 1) / (2 * allocated[domain] + 1))
-        allocated[best] += 1
-    return {domain: seats for domain, seats in allocated.items() if seats}
+def next_seat(allocated: Counter[str], open_domains: set[str]) -> str:
+    """The domain that gets the next task: the highest weight / (2 * tasks so far + 1) among the domains that still
+    have a scenario to offer (Sainte-Laguë proportional allocation), ties to the first in alphabetical order."""
+    return max(sorted(open_domains), key=lambda domain: DOMAIN_WEIGHTS.get(domain, 1) / (2 * allocated[domain] + 1))
 
 
-def _weighted_sample(scenarios: list[Scenario], count: int, rng: random.Random) -> list[Scenario]:
-    """`count` scenarios without replacement, each drawn with a probability proportional to its points
-    (Efraimidis-Spirakis keys)."""
-    keyed = sorted(scenarios, key=lambda s: rng.random() ** (1 / s.spec.points), reverse=True)
-    return keyed[:count]
+def _draw_order(scenarios: list[Scenario], rng: random.Random) -> list[Scenario]:
+    """The scenarios in the order a draw without replacement, each with a probability proportional to its points,
+    would take them (Efraimidis-Spirakis keys)."""
+    ordered = sorted(scenarios, key=lambda s: s.spec.number)
+    keys = {s.id: rng.random() ** (1 / s.spec.points) for s in ordered}
+    return sorted(ordered, key=lambda s: keys[s.id], reverse=True)
 
 
 def choose(scenarios: list[Scenario], count: int, seed: int) -> list[Choice]:
-    """The exam's tasks in the order they are asked; fewer than `count` when the catalog has fewer scenarios."""
+    """The exam's tasks in the order they are asked; fewer than `count` when the catalog has fewer scenarios that
+    can be asked together. Seat by seat, the domain due next takes its next scenario in draw order; a chosen
+    scenario rules out every other one that names a shared component it takes over."""
     rng = random.Random(f"exam/{seed}")
-    by_domain: dict[str, list[Scenario]] = {}
-    for scenario in sorted(scenarios, key=lambda s: s.spec.number):
-        by_domain.setdefault(scenario.spec.domain, []).append(scenario)
-    allocation = seats({domain: len(members) for domain, members in by_domain.items()}, count)
-    chosen = [s for domain, n in allocation.items() for s in _weighted_sample(by_domain[domain], n, rng)]
+    remaining = _draw_order(scenarios, rng)
+    allocated: Counter[str] = Counter()
+    chosen: list[Scenario] = []
+    while remaining and len(chosen) < count:
+        domain = next_seat(allocated, {s.spec.domain for s in remaining})
+        pick = next(s for s in remaining if s.spec.domain == domain)
+        chosen.append(pick)
+        allocated[domain] += 1
+        taken = set(pick.spec.exclusive)
+        remaining = [s for s in remaining if s is not pick and not taken & set(s.spec.exclusive)]
     rng.shuffle(chosen)
     return [Choice(scenario, rng.randrange(SEED_RANGE)) for scenario in chosen]
+
+
+def setup_order(scenarios: list[Scenario]) -> list[int]:
+    """The indexes of an exam's scenarios in the order to set them up: one that may leave kube-apiserver down
+    (`apiserver_may_be_down`; 08 leaves it down on purpose) after every other, since their setups need the API
+    server; otherwise as asked. `lab exam clean` goes the other way round (the apiserver's reset first)."""
+    return sorted(range(len(scenarios)), key=lambda index: scenarios[index].spec.apiserver_may_be_down)
