@@ -4,6 +4,7 @@ and every command answers without a traceback (no exam, a broken exam file, an u
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import socket
@@ -11,21 +12,25 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
+from labs.catalog import Catalog
+from labs.errors import CannotGrade, TargetError
 from labs.exam import clock, exam
 from labs.exam.exam import Exam, ExamTask, TaskResult
+from labs.exam.selection import choose
 from labs.state import TargetRef, now
 
 LAB = [sys.executable, "-m", "labs.cli"]
 
 
-def task(number: int, points: int) -> ExamTask:
+def task(number: int, points: int, scenario: str = "01-immutable-pod") -> ExamTask:
     return ExamTask(
         number=number,
-        scenario="01-immutable-pod",
+        scenario=scenario,
         title=f"Task {number}",
         domain="Monitoring, Logging and Runtime Security",
         points=points,
@@ -191,3 +196,47 @@ def test_starting_an_exam_on_an_unreachable_cluster_leaves_no_exam(state_dir):
     assert refused.returncode == 2
     assert "cluster unreachable at https://127.0.0.1:1" in refused.stderr and "Traceback" not in refused.stderr
     assert exam.load() is None
+
+
+class FakeTarget:
+    """A target whose API server and node answer or not, as a test says; nothing is contacted."""
+
+    def __init__(self, api: bool, node: bool = True) -> None:
+        self.ref, self.name, self.images, self.api, self.node = TargetRef(kind="testbed"), "fake", {}, api, node
+        self.kube = SimpleNamespace(ping=self._ping)
+
+    def _ping(self) -> str:
+        if not self.api:
+            raise CannotGrade("cluster unreachable at https://192.0.2.1:6443: connection refused")
+        return "ok"
+
+    def describe(self) -> str:
+        return "fake (kubeconfig /nowhere)"
+
+    def host(self, name: str) -> None:
+        if not self.node:
+            raise TargetError(f"node {name} of target fake is unreachable: ssh: connect timed out")
+
+
+def seed_with(scenario_id: str, tasks: int) -> int:
+    return next(s for s in range(1000) if scenario_id in [c.scenario.id for c in choose(Catalog().scenarios, tasks, s)])
+
+
+def test_start_notes_fewer_tasks_before_the_setups_and_sets_up_08_last(state_dir, monkeypatch, capsys):
+    from labs.exam import commands
+
+    def run_stage(scenario, stage, target, attempt, on_task):
+        print(f"SETUP {scenario.id} {stage}", file=sys.stderr)
+
+    monkeypatch.setattr("labs.session.reachable", lambda target, scenario=None: None)
+    monkeypatch.setattr("labs.session.run_stage", run_stage)
+    monkeypatch.setattr(commands, "_target", lambda args: FakeTarget(api=True))
+    seed = seed_with("08-audit-repair", 16)
+    args = argparse.Namespace(tasks=16, minutes=120, seed=seed, no_timer=True)
+    assert commands.cmd_start(args) == 0
+    err = capsys.readouterr().err
+    setups = [line.split()[1] for line in err.splitlines() if line.startswith("SETUP")]
+    assert len(setups) == len(exam.load().tasks) < 16
+    assert setups[-1] == "08-audit-repair"
+    assert err.index("16 tasks asked, but only") < err.index("SETUP")
+    assert all(task.phase == "ready" for task in exam.load().tasks)

@@ -45,10 +45,15 @@ def cmd_start(args: argparse.Namespace) -> int:
     seed = secrets.randbelow(1_000_000) if args.seed is None else args.seed
     with state.locked():
         target = _target(args)
+        planned = exam.plan(target, args.tasks, args.minutes, seed, catalog)
+        if len(planned.tasks) < args.tasks:
+            output.note(
+                f"{args.tasks} tasks asked, but only {len(planned.tasks)} of the {len(catalog.scenarios)} scenarios "
+                "can be asked together (never two that take over the same component, such as kube-apiserver): "
+                "the exam uses them all"
+            )
         with output.playbook_progress(f"setting up the exam on {target.name}") as on_task:
-            started = exam.start(target, args.tasks, args.minutes, seed, on_task, catalog)
-    if len(started.tasks) < args.tasks:
-        output.note(f"{args.tasks} tasks asked, but only {len(started.tasks)} scenarios exist: the exam uses all")
+            started = exam.set_up(planned, target, on_task, catalog)
     if not args.no_timer:
         exam.start_timer()
     out = output.console()

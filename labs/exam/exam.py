@@ -16,7 +16,7 @@ from labs import state
 from labs.catalog import Catalog
 from labs.errors import CannotGrade, LabError
 from labs.exam import clock
-from labs.exam.selection import choose
+from labs.exam.selection import choose, setup_order
 from labs.paths import state_dir
 from labs.state import TargetRef
 
@@ -155,8 +155,9 @@ def require() -> Exam:
     return exam
 
 
-def start(target: Target, tasks: int, minutes: int, seed: int, on_task: OnTask, catalog: Catalog) -> Exam:
-    """Choose the tasks, set each one up and start the clock. Caller holds the lab lock."""
+def plan(target: Target, tasks: int, minutes: int, seed: int, catalog: Catalog) -> Exam:
+    """Check that nothing is in the way and the cluster answers, choose the tasks and draw their parameters; the
+    exam is saved with every task still to set up. Caller holds the lab lock."""
     from labs import session
 
     if load() is not None:
@@ -169,9 +170,8 @@ def start(target: Target, tasks: int, minutes: int, seed: int, on_task: OnTask, 
     if not chosen:
         raise LabError(f"no scenarios under {catalog.root}")
     exam = Exam(seed=seed, minutes=minutes, target=target.ref, tasks=[], requested_tasks=tasks)
-    attempts = {}
     for number, choice in enumerate(chosen, start=1):
-        attempt = attempts[number] = session.new_attempt(choice.scenario, target, choice.seed)
+        attempt = session.new_attempt(choice.scenario, target, choice.seed)
         spec = choice.scenario.spec
         exam.tasks.append(
             ExamTask(
@@ -185,10 +185,19 @@ def start(target: Target, tasks: int, minutes: int, seed: int, on_task: OnTask, 
             )
         )
     save(exam)
-    for task in exam.tasks:
-        scenario = catalog.find(task.scenario)
+    return exam
+
+
+def set_up(exam: Exam, target: Target, on_task: OnTask, catalog: Catalog) -> Exam:
+    """Set every task up, one that may leave kube-apiserver down last (selection.setup_order), then start the
+    clock. Caller holds the lab lock."""
+    from labs import session
+
+    scenarios = [catalog.find(task.scenario) for task in exam.tasks]
+    for index in setup_order(scenarios):
+        task, scenario = exam.tasks[index], scenarios[index]
         try:
-            session.run_stage(scenario, "setup.yml", target, attempts[task.number], on_task)
+            session.run_stage(scenario, "setup.yml", target, _attempt(task, target), on_task)
         except LabError:
             task.phase = "setup-failed"
             save(exam)
@@ -198,6 +207,13 @@ def start(target: Target, tasks: int, minutes: int, seed: int, on_task: OnTask, 
     exam.started_at = clock.now()
     save(exam)
     return exam
+
+
+def _attempt(task: ExamTask, target: Target) -> state.Attempt:
+    """The attempt of one task, as its playbooks get it."""
+    return state.Attempt(
+        scenario=task.scenario, seed=task.seed, params=task.params, target=target.ref, started_at=state.now()
+    )
 
 
 def grade(exam: Exam, target: Target, catalog: Catalog, by: Literal["student", "time"]) -> Exam:
@@ -252,17 +268,23 @@ def _ungraded(task: ExamTask, message: str) -> TaskResult:
 
 
 def clean(exam: Exam, target: Target, catalog: Catalog, on_task: OnTask) -> None:
-    """Remove every task's resources from the cluster (reset.yml) and forget the exam. Caller holds the lab lock."""
+    """Remove every task's resources from the cluster (reset.yml) and forget the exam; a task that may have left
+    kube-apiserver down is reset first (its reset brings the apiserver back for the others). Caller holds the lab
+    lock."""
     from labs import session
 
-    session.reachable(target)
+    known = []
     for task in exam.tasks:
         try:
-            scenario = catalog.find(task.scenario)
+            known.append((task, catalog.find(task.scenario)))
         except LookupError:
             continue
-        attempt = session.new_attempt(scenario, target, task.seed)
-        session.run_stage(scenario, "reset.yml", target, attempt, on_task)
+    scenarios = [scenario for _, scenario in known]
+    if not any(scenario.spec.apiserver_may_be_down for scenario in scenarios):
+        session.reachable(target)
+    for index in reversed(setup_order(scenarios)):
+        task, scenario = known[index]
+        session.run_stage(scenario, "reset.yml", target, _attempt(task, target), on_task)
     exam_file().unlink(missing_ok=True)
 
 
