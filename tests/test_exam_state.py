@@ -22,6 +22,7 @@ from labs.errors import CannotGrade, TargetError
 from labs.exam import clock, exam
 from labs.exam.exam import Exam, ExamTask, TaskResult
 from labs.exam.selection import choose
+from labs.grading.report import Check, Report
 from labs.state import TargetRef, now
 
 LAB = [sys.executable, "-m", "labs.cli"]
@@ -216,6 +217,61 @@ class FakeTarget:
     def host(self, name: str) -> None:
         if not self.node:
             raise TargetError(f"node {name} of target fake is unreachable: ssh: connect timed out")
+
+
+@pytest.fixture
+def graders(monkeypatch) -> dict[str, Report]:
+    """What each scenario's grader reports (labs.grading.plugin.grade replaced); a grader not listed must not run."""
+    reports: dict[str, Report] = {}
+
+    def grade(grader, context):
+        assert context.scenario in reports, f"the grader of {context.scenario} ran"
+        return reports[context.scenario]
+
+    monkeypatch.setattr("labs.grading.plugin.grade", grade)
+    return reports
+
+
+def apiserver_exam(*scenarios: str) -> Exam:
+    graded = running_exam(minutes_ago=130)
+    graded.tasks = [task(number, 8, scenario) for number, scenario in enumerate(scenarios, start=1)]
+    return graded
+
+
+def test_an_apiserver_left_down_by_a_task_fails_the_tasks_that_need_it_and_grades_the_rest(state_dir, graders):
+    graders["08-audit-repair"] = Report("08-audit-repair", 1, [Check("t", "kube-apiserver runs", 8, "fail", "down")])
+    graded = exam.grade(apiserver_exam("01-immutable-pod", "08-audit-repair"), FakeTarget(api=False), Catalog(), "time")
+    first, repair = graded.results
+    assert (first.status, first.earned, repair.status, repair.criteria[0]["message"]) == ("fail", 0, "fail", "down")
+    assert first.message.startswith("not graded, counted as failed: kube-apiserver does not answer (")
+    assert "task 2 (Task 2) reconfigures it and it was left down" in first.message
+    assert graded.verdict == "fail" and exam.load().graded
+
+
+def test_criteria_not_judged_while_the_apiserver_is_left_down_count_as_failed(state_dir, graders):
+    checks = [Check("a", "answer", 2), Check("b", "access revoked", 4, "error", "cluster unreachable at ...")]
+    graders["07-audit-forensics"] = Report("07-audit-forensics", 1, checks)
+    graded = exam.grade(apiserver_exam("07-audit-forensics"), FakeTarget(api=False), Catalog(), "student")
+    (forensics,) = graded.results
+    assert (forensics.status, forensics.earned) == ("fail", 8 * 2 / 6)
+    assert forensics.criteria[1]["message"].startswith("counted as failed: kube-apiserver was left down")
+
+
+def test_an_unanswering_api_with_no_task_to_blame_or_an_unanswering_node_is_could_not_grade(state_dir, graders):
+    with pytest.raises(CannotGrade, match="cluster unreachable"):
+        exam.grade(
+            apiserver_exam("01-immutable-pod", "09-remove-mutable-pods"), FakeTarget(api=False), Catalog(), "time"
+        )
+    with pytest.raises(CannotGrade, match="node controlplane of target fake is unreachable"):
+        exam.grade(apiserver_exam("01-immutable-pod", "08-audit-repair"), FakeTarget(False, False), Catalog(), "time")
+    assert exam.load() is None  # nothing recorded
+
+
+def test_an_answering_api_grades_every_task_with_its_grader(state_dir, graders):
+    for scenario in ("01-immutable-pod", "08-audit-repair"):
+        graders[scenario] = Report(scenario, 1, [Check("t", "all good", 8)])
+    graded = exam.grade(apiserver_exam("01-immutable-pod", "08-audit-repair"), FakeTarget(api=True), Catalog(), "time")
+    assert [result.status for result in graded.results] == ["pass", "pass"] and graded.verdict == "pass"
 
 
 def seed_with(scenario_id: str, tasks: int) -> int:

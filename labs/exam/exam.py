@@ -19,8 +19,10 @@ from labs.exam import clock
 from labs.exam.selection import choose, setup_order
 from labs.paths import state_dir
 from labs.state import TargetRef
+from labs.targets import CONTROLPLANE
 
 if TYPE_CHECKING:
+    from labs.grading.report import Report
     from labs.targets import Target
 
 PASS_MARK = 67
@@ -217,22 +219,34 @@ def _attempt(task: ExamTask, target: Target) -> state.Attempt:
 
 
 def grade(exam: Exam, target: Target, catalog: Catalog, by: Literal["student", "time"]) -> Exam:
-    """Grade every task and record the results; CannotGrade when the cluster does not answer at all."""
-    from labs import session
+    """Grade every task and record the results. When kube-apiserver does not answer although its node does and a
+    task of the exam reconfigures it (`apiserver_may_be_down`), the student left it down: that task's grader judges
+    it, and the other tasks, whose graders need the API, count as failed with a message saying so. CannotGrade when
+    the cluster does not answer at all, or its API server does not while no task of the exam is to blame."""
     from labs.grading.context import GradingContext
     from labs.grading.plugin import grade as run_grader
 
-    session.reachable(target)
+    api_down = _api_problem(target)
+    culprit = _apiserver_task(exam, catalog) if api_down else None
+    if api_down:
+        if culprit is None:
+            raise CannotGrade(api_down)
+        target.host(CONTROLPLANE)  # TargetError (could not grade) when the node does not answer either
     results = []
     for task in exam.tasks:
         try:
             scenario = catalog.find(task.scenario)
             if task.phase != "ready":
                 raise CannotGrade(f"the task was not set up ({task.phase})")
+            if api_down and culprit is not None and not scenario.spec.apiserver_may_be_down:
+                results.append(_failed_without_api(task, culprit, api_down))
+                continue
             report = run_grader(scenario.grader, GradingContext(scenario.id, task.seed, task.params, target))
         except (LabError, LookupError) as problem:
             results.append(_ungraded(task, str(problem)))
             continue
+        if api_down:
+            _count_unjudged_as_failed(report)
         share = report.score / report.max_score if report.max_score else 0.0
         results.append(
             TaskResult(
@@ -252,6 +266,53 @@ def grade(exam: Exam, target: Target, catalog: Catalog, by: Literal["student", "
     exam.submitted_by = by
     save(exam)
     return exam
+
+
+def _api_problem(target: Target) -> str | None:
+    """Why the target's API server does not answer, or None when it does."""
+    from labs import session
+
+    try:
+        session.reachable(target)
+    except CannotGrade as error:
+        return str(error)
+    return None
+
+
+def _apiserver_task(exam: Exam, catalog: Catalog) -> ExamTask | None:
+    """The task of the exam that reconfigures kube-apiserver and may leave it down (at most one: `exclusive`)."""
+    for task in exam.tasks:
+        try:
+            if catalog.find(task.scenario).spec.apiserver_may_be_down:
+                return task
+        except LookupError:
+            continue
+    return None
+
+
+def _failed_without_api(task: ExamTask, culprit: ExamTask, api_down: str) -> TaskResult:
+    message = (
+        f"not graded, counted as failed: kube-apiserver does not answer ({api_down}); task {culprit.number} "
+        f"({culprit.title}) reconfigures it and it was left down, and this task can only be judged through the API"
+    )
+    return TaskResult(
+        number=task.number,
+        scenario=task.scenario,
+        status="fail",
+        score=0,
+        max_score=task.points,
+        points=task.points,
+        earned=0.0,
+        message=message,
+    )
+
+
+def _count_unjudged_as_failed(report: Report) -> None:
+    """A criterion that could not be judged while the student had left kube-apiserver down counts as failed."""
+    for check in report.checks:
+        if check.status == "error":
+            check.status = "fail"
+            check.message = f"counted as failed: kube-apiserver was left down, so this was not judged ({check.message})"
 
 
 def _ungraded(task: ExamTask, message: str) -> TaskResult:
