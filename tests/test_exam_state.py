@@ -5,11 +5,14 @@ and every command answers without a traceback (no exam, a broken exam file, an u
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,7 +22,7 @@ import yaml
 
 from labs.catalog import Catalog
 from labs.errors import CannotGrade, TargetError
-from labs.exam import clock, exam
+from labs.exam import clock, exam, timer
 from labs.exam.exam import Exam, ExamTask, TaskResult
 from labs.exam.selection import choose
 from labs.grading.report import Check, Report
@@ -53,7 +56,8 @@ def result(number: int, points: int, earned: float, status: str = "fail") -> Tas
     )
 
 
-def running_exam(minutes_ago: float, minutes: int = 120, target: TargetRef | None = None) -> Exam:
+def running_exam(minutes_ago: float, minutes: int = 120, target: TargetRef | None = None, timer=False) -> Exam:
+    """An exam started `minutes_ago`; without a timer unless asked (commands would start a real one)."""
     return Exam(
         seed=5,
         minutes=minutes,
@@ -61,6 +65,7 @@ def running_exam(minutes_ago: float, minutes: int = 120, target: TargetRef | Non
         tasks=[task(1, 10), task(2, 6)],
         requested_tasks=2,
         started_at=now() - timedelta(minutes=minutes_ago),
+        timer=timer,
     )
 
 
@@ -134,7 +139,7 @@ def test_a_graded_exam_prints_its_score_and_breakdown(state_dir):
     graded = running_exam(minutes_ago=130)
     graded.results = [result(1, 10, 10.0, "pass"), result(2, 6, 1.5)]
     graded.results[1].criteria = [{"title": "every privileged pod is deleted", "status": "fail"}]
-    graded.submitted_by, graded.submitted_at = "time", now()
+    graded.submitted_by, graded.submitted_at = "time", graded.deadline + timedelta(seconds=30)  # by the timer
     exam.save(graded)
     status = lab("exam", "status")
     assert status.returncode == 0, status.stderr
@@ -296,3 +301,76 @@ def test_start_notes_fewer_tasks_before_the_setups_and_sets_up_08_last(state_dir
     assert setups[-1] == "08-audit-repair"
     assert err.index("16 tasks asked, but only") < err.index("SETUP")
     assert all(task.phase == "ready" for task in exam.load().tasks)
+
+
+@pytest.fixture
+def timers(state_dir):
+    """Ends the timer process a test made a command start (its pid is in the lock file)."""
+    yield
+    if timer.running():
+        os.kill(int(timer.lock_file().read_text()), signal.SIGTERM)
+
+
+def wait_for(condition, seconds: float = 20) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def test_a_command_after_a_reboot_starts_the_timer_again_once(state_dir, timers):
+    exam.save(running_exam(minutes_ago=30, timer=True))  # as after a reboot: the exam on disk, no timer process
+    assert not timer.running()
+    status = lab("exam", "status")
+    assert status.returncode == 0 and "timer was not running (a reboot?): started again" in status.stderr
+    assert wait_for(timer.running), "no timer process took the lock"
+    assert int(timer.lock_file().read_text()) > 1
+    again = lab("exam", "status")
+    assert again.returncode == 0 and "timer" not in again.stderr
+    assert not exam.load().graded
+
+
+def test_an_exam_started_without_a_timer_gets_none(state_dir):
+    exam.save(running_exam(minutes_ago=30))
+    status = lab("exam", "status")
+    assert status.returncode == 0 and "timer" not in status.stderr
+    assert not timer.running()
+
+
+def test_a_second_timer_ends_at_once(state_dir):
+    exam.save(running_exam(minutes_ago=30, timer=True))
+    with timer.lock_file().open("a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert timer.running()
+        second = subprocess.run([sys.executable, "-m", "labs.exam.timer"], timeout=60, check=False)
+        assert second.returncode == 0
+    assert not timer.running()
+
+
+def test_a_grading_long_after_the_end_of_the_time_says_so(state_dir, graders, monkeypatch, capsys):
+    from labs.exam import commands
+
+    graders["01-immutable-pod"] = Report("01-immutable-pod", 1, [Check("t", "all good", 10)])
+    monkeypatch.setattr(commands, "from_ref", lambda ref: FakeTarget(api=True))
+    exam.save(running_exam(minutes_ago=30, timer=True))
+    monkeypatch.setenv(clock.SKEW_VARIABLE, str(5 * 3600))  # 3:30 after the end of the time, no timer graded
+    assert commands.cmd_status(argparse.Namespace()) == 0
+    out, err = capsys.readouterr()
+    assert "the time is up: grading the exam" in err
+    assert "PASSED 100 % (16/16 points; pass mark 67 %), graded 3:30:" in out
+    assert "no timer graded then (e.g. after a reboot)" in out and "work done after the end of the time counts" in out
+    graded = exam.load()
+    assert graded.submitted_by == "time" and timedelta(hours=3, minutes=29) < graded.graded_late < timedelta(hours=4)
+    assert commands.cmd_submit(argparse.Namespace(json=True)) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert 3.5 * 3600 - 60 < data["graded_late_seconds"] < 3.5 * 3600 + 60
+    assert data["time_ended_at"] < data["graded_at"]
+
+
+def test_a_grading_by_the_timer_is_not_late(state_dir, graders, monkeypatch):
+    graders["01-immutable-pod"] = Report("01-immutable-pod", 1, [Check("t", "all good", 10)])
+    monkeypatch.setenv(clock.SKEW_VARIABLE, str(91 * 60))  # a minute after the end, as the timer grades
+    graded = exam.grade(running_exam(minutes_ago=30, timer=True), FakeTarget(api=True), Catalog(), "time")
+    assert graded.graded_late is None

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from class_checks import lab_retrying, wait_for_api
 from labs.catalog import Catalog
 from labs.exam.clock import SKEW_VARIABLE
 from labs.exam.selection import choose
+from labs.state import now
 from labs.targets import resolve
 
 pytestmark = [pytest.mark.testbed, pytest.mark.slow]
@@ -102,7 +104,8 @@ def test_the_end_of_the_time_grades_every_task_with_a_breakdown(two_tasks):
     immutable = next(task for task in exam_file(state)["tasks"] if task["scenario"] == "01-immutable-pod")
     apply_solution(immutable)
     wait_for_api()
-    timer = _run_timer(state, skew=121 * 60)
+    time_ends = datetime.fromisoformat(exam_file(state)["started_at"]) + timedelta(minutes=120)
+    timer = _run_timer(state, skew=(time_ends - now()).total_seconds() + 20)  # as a timer wakes after the end
     assert timer.returncode == 0, timer.stderr
     saved = exam_file(state)
     assert saved["submitted_by"] == "time"
@@ -113,12 +116,14 @@ def test_the_end_of_the_time_grades_every_task_with_a_breakdown(two_tasks):
     data = json.loads(submitted.stdout)
     expected_percent = round(100 * data["earned"] / 16, 1)
     assert data["percent"] == expected_percent
-    assert data["verdict"] == ("pass" if expected_percent >= 67 else "fail")
+    exact_percent = 100 * sum(task["earned"] for task in data["tasks"]) / 16  # the pass mark compares it unrounded
+    assert data["verdict"] == ("pass" if exact_percent >= 67 else "fail")
     assert submitted.returncode == (0 if data["verdict"] == "pass" else 1)
     shown = lab(state, "exam", "status")
     assert f"{expected_percent:g} % ({data['earned']:g}/16 points; pass mark 67 %), graded at the end of the time" in (
         shown.stdout
     )
+    assert data["graded_late_seconds"] is None
 
 
 def _run_timer(state: Path, skew: float) -> subprocess.CompletedProcess:

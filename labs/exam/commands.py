@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import secrets
+from datetime import timedelta
 
 from rich.markup import escape
 
 from labs import output, state
 from labs.catalog import Catalog
-from labs.exam import clock, exam
+from labs.exam import clock, exam, timer
 from labs.exam.exam import Exam, ExamTask
 from labs.targets import Target, from_ref, resolve
 
@@ -20,11 +21,15 @@ def _target(args: argparse.Namespace) -> Target:
     return resolve(*(getattr(args, key, None) for key in ("target", "kubeconfig", "inventory")))
 
 
+def _hours(span: timedelta) -> str:
+    """`1:59:30`."""
+    hours, rest = divmod(int(span.total_seconds()), 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
 def time_left(running: Exam) -> str:
     """`1:59:30 left of 120 min`."""
-    left = int(running.remaining(clock.now()).total_seconds())
-    hours, rest = divmod(left, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d} left of {running.minutes} min"
+    return f"{_hours(running.remaining(clock.now()))} left of {running.minutes} min"
 
 
 def _print_task(task: ExamTask, count: int, catalog: Catalog) -> None:
@@ -43,9 +48,12 @@ def cmd_start(args: argparse.Namespace) -> int:
         return 2
     catalog = Catalog()
     seed = secrets.randbelow(1_000_000) if args.seed is None else args.seed
+    existing = exam.load()
+    if existing is not None:
+        _keep_time(existing)  # exam.plan refuses to start another one
     with state.locked():
         target = _target(args)
-        planned = exam.plan(target, args.tasks, args.minutes, seed, catalog)
+        planned = exam.plan(target, args.tasks, args.minutes, seed, catalog, timer=not args.no_timer)
         if len(planned.tasks) < args.tasks:
             output.note(
                 f"{args.tasks} tasks asked, but only {len(planned.tasks)} of the {len(catalog.scenarios)} scenarios "
@@ -54,8 +62,8 @@ def cmd_start(args: argparse.Namespace) -> int:
             )
         with output.playbook_progress(f"setting up the exam on {target.name}") as on_task:
             started = exam.set_up(planned, target, on_task, catalog)
-    if not args.no_timer:
-        exam.start_timer()
+    if started.timer:
+        timer.start()
     out = output.console()
     facts = f"{len(started.tasks)} tasks, {started.total_points} points, pass mark {started.pass_mark} %"
     out.print(f"[bold]Exam[/bold] (seed {seed}): {facts}")
@@ -66,14 +74,21 @@ def cmd_start(args: argparse.Namespace) -> int:
     return 0
 
 
-def _grade_if_time_is_up(running: Exam) -> Exam:
-    if running.graded or not running.time_is_up(clock.now()):
+def _keep_time(running: Exam) -> Exam:
+    """What `lab exam status`, `task` and `start` do first: once the time is up, grade the exam if nothing did yet
+    (no timer ran, e.g. after a reboot); before, start the timer again when the exam has one and none runs."""
+    if running.graded or running.started_at is None:
         return running
-    output.note("the time is up: grading the exam")
-    with state.locked():
-        running = exam.require()
-        if not running.graded:
-            running = exam.grade(running, from_ref(running.target), Catalog(), by="time")
+    if running.time_is_up(clock.now()):
+        output.note("the time is up: grading the exam")
+        with state.locked():
+            running = exam.require()
+            if not running.graded:
+                running = exam.grade(running, from_ref(running.target), Catalog(), by="time")
+        return running
+    if running.timer and not timer.running():
+        timer.start()
+        output.note("the exam's timer was not running (a reboot?): started again, it grades at the end of the time")
     return running
 
 
@@ -82,7 +97,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if running is None:
         output.note("no exam is running (lab exam start)")
         return 0
-    running = _grade_if_time_is_up(running)
+    running = _keep_time(running)
     if running.graded:
         return _print_result(running)
     out = output.console()
@@ -94,13 +109,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_task(args: argparse.Namespace) -> int:
-    running = exam.require()
+    running = _keep_time(exam.require())
     task = next((task for task in running.tasks if task.number == args.number), None)
     if task is None:
         output.error(f"the exam has tasks 1 to {len(running.tasks)}, not {args.number}")
         return 2
     _print_task(task, len(running.tasks), Catalog())
-    output.note(time_left(running))
+    output.note("the exam is graded: `lab exam status` shows the result" if running.graded else time_left(running))
     return 0
 
 
@@ -120,7 +135,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def result_json(graded: Exam) -> dict:
-    """The graded exam: score, percent, pass mark, verdict and each task's result."""
+    """The graded exam: score, percent, pass mark, verdict, when the time ended and the grading began (and how many
+    seconds late, when no timer graded at the end of the time) and each task's result."""
+    late = graded.graded_late
     return {
         "seed": graded.seed,
         "verdict": graded.verdict,
@@ -129,6 +146,9 @@ def result_json(graded: Exam) -> dict:
         "earned": graded.earned,
         "total_points": graded.total_points,
         "submitted_by": graded.submitted_by,
+        "time_ended_at": graded.deadline.isoformat() if graded.deadline else None,
+        "graded_at": graded.submitted_at.isoformat() if graded.submitted_at else None,
+        "graded_late_seconds": None if late is None else int(late.total_seconds()),
         "tasks": [result.model_dump(mode="json") for result in graded.results],
     }
 
@@ -158,11 +178,21 @@ def _print_result(graded: Exam) -> int:
         )
     out.print(table)
     style = output.STATUS_STYLES[graded.verdict]
-    by = "at the end of the time" if graded.submitted_by == "time" else "when submitted"
+    late = graded.graded_late
+    by = "when submitted" if graded.submitted_by == "student" else "at the end of the time"
+    if late is not None:
+        by = f"{_hours(late)} after the end of the time"
     out.print(
         f"\n[bold {style}]{VERDICTS[graded.verdict]}[/bold {style}] {graded.percent:g} % "
         f"({graded.earned:g}/{graded.total_points} points; pass mark {graded.pass_mark} %), graded {by}"
     )
+    if late is not None and graded.deadline and graded.submitted_at:
+        why = "e.g. after a reboot" if graded.timer else "the exam was started with --no-timer"
+        out.print(
+            f"[yellow]The time ended at {graded.deadline:%Y-%m-%d %H:%M:%S} UTC, but no timer graded then ({why}): "
+            f"grading began at {graded.submitted_at:%Y-%m-%d %H:%M:%S} UTC, so work done after the end of the time "
+            "counts.[/yellow]"
+        )
     if graded.verdict == "error":
         out.print("[dim]Some tasks could not be graded (not counted as failed): fix the cause, lab exam submit.[/dim]")
     return _exit_code(graded)

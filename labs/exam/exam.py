@@ -4,7 +4,6 @@ wall-clock start and time limit, and after grading each task's result. Nothing h
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
 PASS_MARK = 67
 DEFAULT_TASKS = 16
 DEFAULT_MINUTES = 120
+ON_TIME = timedelta(minutes=2)  # a grading by the timer starts within seconds of the end; later, none was running
 TaskStatus = Literal["pass", "fail", "error"]
 OnTask = Callable[[str], None]
 
@@ -72,7 +72,8 @@ class Exam(BaseModel):
     tasks: list[ExamTask]
     requested_tasks: int
     started_at: datetime | None = None  # when every task was set up: the clock starts then
-    submitted_at: datetime | None = None
+    timer: bool = True  # a timer process grades at the end of the time (not with --no-timer)
+    submitted_at: datetime | None = None  # when the grading began: the cluster is judged as it was then
     submitted_by: Literal["student", "time"] | None = None
     results: list[TaskResult] = []
 
@@ -91,6 +92,15 @@ class Exam(BaseModel):
     @property
     def graded(self) -> bool:
         return bool(self.results)
+
+    @property
+    def graded_late(self) -> timedelta | None:
+        """How long after the end of the time a grading for the end of the time began, when that was later than a
+        timer would have (no timer ran, e.g. after a reboot, so work done after the end counts); else None."""
+        deadline, graded_at = self.deadline, self.submitted_at
+        if self.submitted_by != "time" or deadline is None or graded_at is None or graded_at - deadline <= ON_TIME:
+            return None
+        return graded_at - deadline
 
     @property
     def total_points(self) -> int:
@@ -157,7 +167,7 @@ def require() -> Exam:
     return exam
 
 
-def plan(target: Target, tasks: int, minutes: int, seed: int, catalog: Catalog) -> Exam:
+def plan(target: Target, tasks: int, minutes: int, seed: int, catalog: Catalog, timer: bool = True) -> Exam:
     """Check that nothing is in the way and the cluster answers, choose the tasks and draw their parameters; the
     exam is saved with every task still to set up. Caller holds the lab lock."""
     from labs import session
@@ -171,7 +181,7 @@ def plan(target: Target, tasks: int, minutes: int, seed: int, catalog: Catalog) 
     chosen = choose(catalog.scenarios, tasks, seed)
     if not chosen:
         raise LabError(f"no scenarios under {catalog.root}")
-    exam = Exam(seed=seed, minutes=minutes, target=target.ref, tasks=[], requested_tasks=tasks)
+    exam = Exam(seed=seed, minutes=minutes, target=target.ref, tasks=[], requested_tasks=tasks, timer=timer)
     for number, choice in enumerate(chosen, start=1):
         attempt = session.new_attempt(choice.scenario, target, choice.seed)
         spec = choice.scenario.spec
@@ -226,6 +236,7 @@ def grade(exam: Exam, target: Target, catalog: Catalog, by: Literal["student", "
     from labs.grading.context import GradingContext
     from labs.grading.plugin import grade as run_grader
 
+    began = clock.now()
     api_down = _api_problem(target)
     culprit = _apiserver_task(exam, catalog) if api_down else None
     if api_down:
@@ -262,7 +273,7 @@ def grade(exam: Exam, target: Target, catalog: Catalog, by: Literal["student", "
             )
         )
     exam.results = results
-    exam.submitted_at = clock.now()
+    exam.submitted_at = began
     exam.submitted_by = by
     save(exam)
     return exam
@@ -347,18 +358,3 @@ def clean(exam: Exam, target: Target, catalog: Catalog, on_task: OnTask) -> None
         task, scenario = known[index]
         session.run_stage(scenario, "reset.yml", target, _attempt(task, target), on_task)
     exam_file().unlink(missing_ok=True)
-
-
-def start_timer() -> None:
-    """A detached process that grades the exam when its time is up (`python -m labs.exam.timer`); a reboot ends
-    it, and then the first `lab exam` command after the end of the time grades instead."""
-    import subprocess
-
-    subprocess.Popen(
-        [sys.executable, "-m", "labs.exam.timer"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        cwd=str(Path(__file__).resolve().parents[2]),
-    )
