@@ -4,7 +4,10 @@ against localhost through ansible-runner, selected by tags:
 * common (swap, kernel, tools, shell): for real, into /etc, twice (the second run changes nothing);
 * the configuration templates of containerd, control_plane and calico: for real, into a temporary directory, then
   checked by the programs that read them (kubeadm and containerd as built for the testbed);
-* the kubernetes role's package pins, resolved by Ansible for the pinned version and for overrides.
+* the kubernetes role's package pins, resolved by Ansible for the pinned version and for overrides, and the kubelet
+  and containerd service templates, rendered by their roles;
+* the lab role: for real, into temporary paths (virtualenv, copied source, a throwaway student's kubeconfig, the
+  exported admin.conf, the link onto the PATH), twice (the second run changes nothing).
 
 Everything that needs systemd, a package repository on the internet or a VM is checked only statically
 (test_provisioning_static.py) and by `vagrant up` on a laptop (docs/provisioning.md)."""
@@ -12,11 +15,18 @@ Everything that needs systemd, a package repository on the internet or a VM is c
 from __future__ import annotations
 
 import configparser
+import hashlib
 import json
 import os
+import pwd
+import secrets
+import shutil
+import stat
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import ansible_runner
@@ -25,6 +35,7 @@ import pytest
 import testinfra
 import yaml
 
+from labs.paths import cache_dir
 from labs.testbed.build import bin_dir, components
 from labs.versions import pinned
 
@@ -38,7 +49,11 @@ pytestmark = pytest.mark.slow
 
 
 def run_playbook(
-    workdir: Path, playbook: Path, tags: str | None = None, extravars: dict[str, str] | None = None
+    workdir: Path,
+    playbook: Path,
+    tags: str | None = None,
+    extravars: dict[str, object] | None = None,
+    envvars: dict[str, str] | None = None,
 ) -> ansible_runner.Runner:
     """Run a playbook on localhost (as the control plane `controlplane`), which must succeed."""
     inventory = workdir / "inventory.ini"
@@ -51,7 +66,7 @@ def run_playbook(
     result = ansible_runner.run(
         private_data_dir=str(workdir / "runner"),
         playbook=str(playbook),
-        envvars={"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"},
+        envvars={"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", **(envvars or {})},
         inventory=str(inventory),
         limit="controlplane",
         tags=tags,
@@ -63,9 +78,15 @@ def run_playbook(
     return result
 
 
-def run_site(workdir: Path, tags: str, extravars: dict[str, str] | None = None) -> dict[str, int]:
-    """Run site.yml with the given tags; return the changed-task count."""
-    result = run_playbook(workdir, SITE, tags, extravars)
+def run_site(
+    workdir: Path,
+    tags: str,
+    extravars: dict[str, object] | None = None,
+    envvars: dict[str, str] | None = None,
+    site: Path = SITE,
+) -> dict[str, int]:
+    """Run site.yml (of this checkout unless told) with the given tags; return the changed-task count."""
+    result = run_playbook(workdir, site, tags, extravars, envvars)
     return {"changed": result.stats["changed"].get("controlplane", 0)}
 
 
@@ -351,3 +372,151 @@ def test_containerd_service_starts_the_unpacked_binary_with_the_rendered_config(
     assert unit["Service"]["KillMode"] == "process"  # restarting containerd leaves the containers running
     assert unit["Install"]["WantedBy"] == "multi-user.target"
     assert pinned().containerd_version in unit["Unit"]["Description"]
+
+
+# --- the lab role, for real, into temporary paths ---------------------------------------------------------------
+
+ADMIN_KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters:
+- name: cks-lab
+  cluster: {server: "https://192.168.56.10:6443"}
+contexts:
+- name: admin@cks-lab
+  context: {cluster: cks-lab, user: admin}
+current-context: admin@cks-lab
+users:
+- name: admin
+  user: {token: not-a-real-token}
+"""
+
+
+def lab_wheelhouse() -> Path:
+    """Wheels of lab's dependencies and build backend, downloaded once per set of requirements into the cache, so
+    that the role's pip fills a fresh virtualenv without asking the index (this machine's PyPI answers are not
+    cached by pip)."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    requirements = [*project["project"]["dependencies"], *project["build-system"]["requires"]]
+    digest = hashlib.sha256("\n".join(requirements).encode()).hexdigest()[:16]
+    wheels = cache_dir() / "provisioning-test-wheels" / digest
+    if not wheels.is_dir():
+        partial = wheels.with_name(f"{digest}.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        pip = Path(sys.executable).parent / "pip"
+        subprocess.run([pip, "download", "--quiet", "--dest", partial, *requirements], check=True, timeout=1800)
+        partial.rename(wheels)
+    return wheels
+
+
+def copy_checkout(destination: Path) -> None:
+    """This checkout's files as git sees them (tracked or new, not ignored), frozen: the controller's source must not
+    change between two runs of the role while others work in the checkout."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = REPO / name
+        if source.is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pwd.struct_passwd]:
+    """A throwaway account standing for the student (vagrant on the VMs), removed afterwards."""
+    name = f"cks-lab-test-{secrets.token_hex(3)}"
+    home = tmp_path_factory.mktemp("student") / name
+    subprocess.run(["useradd", "--create-home", "--home-dir", home, "--shell", "/bin/bash", name], check=True)
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        subprocess.run(["userdel", "--remove", name], capture_output=True, check=False)
+
+
+@dataclass
+class LabInstall:
+    """Where the lab role put things, and how many tasks each of its two runs changed."""
+
+    source: Path
+    venv: Path
+    link: Path
+    artifacts: Path
+    changed: list[int]
+
+
+@pytest.fixture(scope="module")
+def lab_install(tmp_path_factory: pytest.TempPathFactory, student: pwd.struct_passwd) -> LabInstall:
+    """The lab role run twice on localhost as on a cloud control plane: the source copied from the controller's
+    checkout, the student's and the exported kubeconfig, the command linked onto the PATH; all in temporary paths
+    (no root kubeconfig, nothing in /usr/local/bin)."""
+    workdir = tmp_path_factory.mktemp("lab")
+    checkout, admin_conf = workdir / "checkout", workdir / "admin.conf"
+    copy_checkout(checkout)
+    admin_conf.write_text(ADMIN_KUBECONFIG)
+    install = LabInstall(
+        source=workdir / "opt" / "src",
+        venv=workdir / "opt" / "venv",
+        link=workdir / "bin" / "lab",
+        artifacts=workdir / "configs",
+        changed=[],
+    )
+    install.link.parent.mkdir()
+    extravars = {
+        "lab_copy_source": True,
+        "lab_source_dir": str(install.source),
+        "lab_venv": str(install.venv),
+        "lab_command_link": str(install.link),
+        "lab_user": student.pw_name,
+        "lab_kubeconfig_users": [student.pw_name],
+        "lab_admin_kubeconfig": str(admin_conf),
+        "lab_artifacts_dir": str(install.artifacts),
+    }
+    offline = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(lab_wheelhouse())}
+    site = checkout / "playbooks" / "site.yml"
+    for _ in range(2):
+        install.changed.append(run_site(workdir, "lab", extravars, offline, site)["changed"])
+    return install
+
+
+def test_lab_runs_from_its_virtualenv_through_the_link(lab_install: LabInstall) -> None:
+    assert lab_install.link.resolve() == lab_install.venv / "bin" / "lab"
+    result = subprocess.run([lab_install.link, "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: lab")
+
+
+def test_lab_is_installed_editable_from_the_copied_source(lab_install: LabInstall) -> None:
+    """scenarios/ and graders/ are found beside the package, so the package must be the copy's, not a copy of it."""
+    where = subprocess.run(
+        [lab_install.venv / "bin" / "python", "-c", "import labs; print(labs.__file__)"],
+        cwd=lab_install.venv,  # not this checkout, whose labs/ python -c would import first
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert Path(where) == lab_install.source / "labs" / "__init__.py"
+    assert (lab_install.source / "scenarios").is_dir()
+    assert not (lab_install.source / ".git").exists()
+    assert not (lab_install.source / ".venv").exists()
+
+
+def test_the_student_gets_the_admin_kubeconfig(student: pwd.struct_passwd, lab_install: LabInstall) -> None:
+    kube = Path(student.pw_dir) / ".kube"
+    config = kube / "config"
+    assert config.read_text() == ADMIN_KUBECONFIG
+    for path, mode in ((kube, 0o700), (config, 0o600)):
+        info = path.stat()
+        assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (student.pw_uid, mode), path
+
+
+def test_the_admin_kubeconfig_is_exported_to_the_controller(lab_install: LabInstall) -> None:
+    assert (lab_install.artifacts / "admin.conf").read_text() == ADMIN_KUBECONFIG
+
+
+def test_lab_role_changes_nothing_the_second_time(lab_install: LabInstall) -> None:
+    assert lab_install.changed[0] > 0
+    assert lab_install.changed[1] == 0
