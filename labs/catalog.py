@@ -53,7 +53,7 @@ class ScenarioSpec(BaseModel):
     exclusive: Annotated[
         list[Annotated[str, Field(pattern=SHARED_COMPONENT, max_length=40)]],
         Field(description="shared components the task takes over (e.g. kube-apiserver, falco-rules): an exam never "
-              "asks two scenarios that name the same one (docs/writing-a-scenario.md#shared-components)"),
+              "asks two scenarios that name the same one (docs/writing-a-scenario.md#shared-components-exclusive)"),
     ] = []  # fmt: skip
 
     @field_validator("domain")
