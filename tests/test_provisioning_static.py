@@ -50,7 +50,7 @@ def test_example_inventory_has_the_groups_site_yml_targets(inventory: Path) -> N
     assert "@workers:" in result.stdout
 
 
-@pytest.mark.parametrize("ruby_file", ["Vagrantfile", "vagrant/lab_settings.rb"])
+@pytest.mark.parametrize("ruby_file", ["Vagrantfile", "vagrant/lab_settings.rb", "tests/lab_settings_probe.rb"])
 def test_ruby_syntax_is_valid(ruby_file: str) -> None:
     ruby = shutil.which("ruby")
     if ruby is None:

@@ -2,10 +2,13 @@
 refuses bad input before any VM exists, with a message that says what to change.
 
 VirtualBox, VMware and Parallels are not installed here: `vagrant validate --ignore-provider` checks everything but
-their provider blocks; libvirt's plugin is installed, so its provider block is validated for real."""
+their provider blocks; libvirt's plugin is installed, so its provider block is validated for real. Hosts this machine
+is not (Windows, macOS, arm64) are tried through tests/lab_settings_probe.rb, which runs vagrant/lab_settings.rb with
+the operating system, CPU, environment and program outputs of such a host stubbed."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -143,3 +146,164 @@ def test_arm64_hosts_are_recognised_by_both_names(vagrant, cpu: str) -> None:
         assert "cks-lab: arm64 boxes need Vagrant 2.4.0 or newer" in output(result)
     else:
         assert result.returncode == 0, output(result)
+
+
+# --- hosts this machine is not: lab_settings.rb with the host's facts stubbed -------------------------------------
+
+PROBE = REPO / "tests" / "lab_settings_probe.rb"
+POWERSHELL_TOTAL_MEMORY = (
+    "powershell.exe -NoProfile -NonInteractive -Command (Get-CimInstance Win32_ComputerSystem).TotalPhysicalMemory"
+)
+WMIC_TOTAL_MEMORY = "wmic.exe ComputerSystem get TotalPhysicalMemory /value"
+GIB = 1024**3
+
+
+@pytest.fixture
+def host(tmp_path: Path):
+    """What lab_settings.rb concludes on a host with the given facts (see tests/lab_settings_probe.rb); settings are
+    the defaults with the VirtualBox provider unless told."""
+    ruby = shutil.which("ruby")
+    if ruby is None:
+        pytest.fail("ruby is missing: install the Debian package listed in .ci/debian-packages.txt")
+
+    def probe(settings: dict[str, str] | None = None, **facts: object) -> dict:
+        request = facts | {
+            "settings": {"CKS_LAB_PROVIDER": "virtualbox", "VAGRANT_DOTFILE_PATH": str(tmp_path / "dot-vagrant")}
+            | {f"CKS_LAB_{key.upper()}": value for key, value in (settings or {}).items()}
+        }
+        result = subprocess.run([ruby, PROBE], input=json.dumps(request), capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    return probe
+
+
+def linux(cpu: str = "x86_64", **facts: object) -> dict:
+    """A Linux host with this CPU, 4 CPUs and 16 GiB (whatever this machine has)."""
+    return {"os": "linux", "ruby_cpu": cpu, "cpus": 4, "memory_mib": 16384} | facts
+
+
+def windows(cpu_variables: dict[str, str], outputs: dict[str, str] | None = None) -> dict:
+    """A Windows host with these PROCESSOR_* variables and program outputs (default: PowerShell reports 16 GiB)."""
+    return {
+        "os": "windows",
+        "ruby_cpu": "x64",
+        "cpus": 8,
+        "env": cpu_variables,
+        "outputs": {POWERSHELL_TOTAL_MEMORY: str(16 * GIB)} if outputs is None else outputs,
+    }
+
+
+def test_windows_reads_the_memory_from_powershell(host) -> None:
+    seen = host(**windows({"PROCESSOR_ARCHITECTURE": "AMD64"}))
+    assert (seen["memory_mib"], seen["arch"]) == (16384, "amd64")
+
+
+def test_windows_without_powershell_reads_the_memory_from_wmic(host) -> None:
+    wmic = "\r\r\n\r\r\nTotalPhysicalMemory=8589934592\r\r\n\r\r\n\r\r\n"
+    seen = host(**windows({"PROCESSOR_ARCHITECTURE": "AMD64"}, {WMIC_TOTAL_MEMORY: wmic}))
+    assert (seen["memory_mib"], seen["arch"]) == (8192, "amd64")
+
+
+def test_windows_that_does_not_tell_its_memory_skips_the_check(host) -> None:
+    seen = host(**windows({"PROCESSOR_ARCHITECTURE": "AMD64"}, {POWERSHELL_TOTAL_MEMORY: "Get-CimInstance: denied"}))
+    assert seen["memory_mib"] is None
+    assert "error" not in seen, seen["error"]
+
+
+def test_windows_with_too_little_memory_stops_vagrant(host) -> None:
+    seen = host(**windows({"PROCESSOR_ARCHITECTURE": "AMD64"}, {POWERSHELL_TOTAL_MEMORY: str(4 * GIB)}))
+    assert seen["error"].startswith("cks-lab: the VMs need 5120 MiB of memory and this host has 4096 MiB")
+
+
+WINDOWS_CPUS = {
+    "64-bit Vagrant on x64": ({"PROCESSOR_ARCHITECTURE": "AMD64"}, "AMD64"),
+    "32-bit program on x64 (WOW64)": ({"PROCESSOR_ARCHITECTURE": "x86", "PROCESSOR_ARCHITEW6432": "AMD64"}, "AMD64"),
+    "no variables: Ruby's CPU": ({}, "x64"),
+}
+
+
+@pytest.mark.parametrize(("variables", "cpu"), WINDOWS_CPUS.values(), ids=WINDOWS_CPUS.keys())
+def test_windows_cpu_comes_from_the_processor_variables(host, variables: dict[str, str], cpu: str) -> None:
+    seen = host(**windows(variables))
+    assert (seen["cpu"], seen["arch"]) == (cpu, "amd64")
+
+
+WINDOWS_ON_ARM = {
+    "native": {"PROCESSOR_ARCHITECTURE": "ARM64"},
+    "x64 Vagrant emulated": {"PROCESSOR_ARCHITECTURE": "AMD64", "PROCESSOR_ARCHITEW6432": "ARM64"},
+}
+
+
+@pytest.mark.parametrize("variables", WINDOWS_ON_ARM.values(), ids=WINDOWS_ON_ARM.keys())
+@pytest.mark.parametrize("arch", ["", "amd64"], ids=["arch from the host", "arch amd64 asked"])
+def test_windows_on_arm_is_refused(host, variables: dict[str, str], arch: str) -> None:
+    seen = host({"arch": arch} if arch else None, **windows(variables))
+    assert seen["error"].startswith("cks-lab: Windows on Arm is not supported"), seen
+
+
+MACS = {
+    "Apple Silicon, Vagrant under Rosetta": ("x86_64", "1", "arm64"),
+    "Apple Silicon, native Vagrant": ("arm64", "1", "arm64"),
+    "Intel (sysctl knows no hw.optional.arm64)": ("x86_64", "", "amd64"),
+    "Intel (hw.optional.arm64 is 0)": ("x86_64", "0", "amd64"),
+}
+
+
+@pytest.mark.parametrize(("ruby_cpu", "arm64_flag", "arch"), MACS.values(), ids=MACS.keys())
+def test_macs_are_told_apart_by_sysctl(host, ruby_cpu: str, arm64_flag: str, arch: str) -> None:
+    outputs = {"sysctl -n hw.optional.arm64": arm64_flag, "sysctl -n hw.memsize": str(16 * GIB)}
+    seen = host(
+        {"provider": "vmware_desktop"}, os="macos", ruby_cpu=ruby_cpu, cpus=8, vagrant_version="2.4.3", outputs=outputs
+    )
+    assert (seen["arch"], seen["memory_mib"]) == (arch, 16384), seen
+
+
+def test_mac_memory_is_checked(host) -> None:
+    outputs = {"sysctl -n hw.optional.arm64": "1", "sysctl -n hw.memsize": str(6 * GIB)}
+    seen = host(os="macos", ruby_cpu="arm64", cpus=8, vagrant_version="2.4.3", outputs=outputs)
+    assert seen["error"].startswith("cks-lab: the VMs need 5120 MiB of memory and this host has 6144 MiB")
+
+
+@pytest.mark.parametrize("ruby_cpu", ["aarch64", "arm64"])
+def test_linux_arm64_hosts_get_arm64_boxes(host, ruby_cpu: str) -> None:
+    seen = host({"provider": "libvirt"}, **linux(ruby_cpu, vagrant_version="2.4.3"))
+    assert seen["arch"] == "arm64", seen
+
+
+def executable(directory: Path, name: str) -> Path:
+    directory.mkdir(exist_ok=True)
+    path = directory / name
+    path.write_text("#!/bin/sh\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_ansible_provisioner_is_accepted_with_ansible_playbook_on_path(host, tmp_path: Path) -> None:
+    executable(tmp_path / "bin", "ansible-playbook")
+    seen = host({"provisioner": "ansible"}, **linux(env={"PATH": f"/nonexistent{os.pathsep}{tmp_path / 'bin'}"}))
+    assert seen["ansible_playbook"] is True
+    assert "error" not in seen, seen["error"]
+
+
+def test_ansible_provisioner_is_refused_without_ansible_playbook(host, tmp_path: Path) -> None:
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "ansible-playbook").write_text("not executable")
+    (tmp_path / "bin" / "ansible-playbook.d").mkdir()
+    seen = host({"provisioner": "ansible"}, **linux(env={"PATH": str(tmp_path / "bin")}))
+    assert seen["ansible_playbook"] is False
+    assert seen["error"].startswith("cks-lab: provisioner 'ansible' runs the host's ansible-playbook, which is not on")
+
+
+def test_windows_finds_ansible_playbook_through_pathext(host, tmp_path: Path) -> None:
+    executable(tmp_path / "bin", "ansible-playbook.BAT")
+    facts = windows({"PROCESSOR_ARCHITECTURE": "AMD64", "PATH": str(tmp_path / "bin"), "PATHEXT": ".COM;.EXE;.BAT"})
+    seen = host({"provisioner": "ansible"}, **facts)
+    assert seen["ansible_playbook"] is True
+    assert "error" not in seen, seen["error"]
+
+
+def test_ansible_local_needs_no_ansible_on_the_host(host) -> None:
+    seen = host(**linux(env={"PATH": ""}))
+    assert seen["ansible_playbook"] is False
+    assert seen["arch"] == "amd64" and "error" not in seen

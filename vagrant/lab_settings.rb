@@ -54,6 +54,7 @@ module CksLab
       @argv = argv
       @host = host
       @raw = YAML.safe_load(File.read(File.join(root, "vagrant", "settings.yml")))
+      check_host_platform
       @provider = resolve_provider
       @provisioner = choice("provisioner", PROVISIONERS)
       @arch = resolve_arch
@@ -153,6 +154,15 @@ module CksLab
       dotfile = @env["VAGRANT_DOTFILE_PATH"] || File.join(@root, ".vagrant")
       id_file = Dir.glob(File.join(dotfile, "machines", "*", "*", "id")).first
       id_file && File.basename(File.dirname(id_file))
+    end
+
+    # The README's prerequisites: no hypervisor with a Vagrant provider runs the lab's VMs on Windows on Arm.
+    def check_host_platform
+      return unless @host.os == :windows && ARCHITECTURES[@host.cpu.to_s.downcase] == "arm64"
+
+      raise SettingsError, "Windows on Arm is not supported: no hypervisor with a Vagrant provider runs the lab's " \
+                           "Ubuntu VMs there (see the prerequisites in README.md); use an x86_64 Windows PC, a Mac " \
+                           "or a Linux machine, or provision cloud VMs with playbooks/site.yml (docs/provisioning.md)"
     end
 
     def resolve_arch
@@ -260,32 +270,56 @@ module CksLab
 
   # What the Vagrantfile needs to know about the machine it runs on.
   class Host
-    def cpu
-      windows = ENV["PROCESSOR_ARCHITEW6432"] || ENV.fetch("PROCESSOR_ARCHITECTURE", nil)
-      return windows if windows && os == :windows
-      # A Vagrant built for x86_64 runs under Rosetta on Apple Silicon and would report x86_64.
-      return "arm64" if os == :macos && `sysctl -n hw.optional.arm64 2>/dev/null`.strip == "1"
+    POWERSHELL_TOTAL_MEMORY = ["powershell.exe", "-NoProfile", "-NonInteractive", "-Command",
+                               "(Get-CimInstance Win32_ComputerSystem).TotalPhysicalMemory"].freeze
+    WMIC_TOTAL_MEMORY = ["wmic.exe", "ComputerSystem", "get", "TotalPhysicalMemory", "/value"].freeze
 
-      RbConfig::CONFIG["host_cpu"]
+    def initialize(env: ENV)
+      @env = env
+    end
+
+    def os
+      case RbConfig::CONFIG["host_os"]
+      when /linux/ then :linux
+      when /darwin/ then :macos
+      when /mswin|mingw|cygwin/ then :windows
+      else :other
+      end
+    end
+
+    def cpu
+      if os == :windows
+        # PROCESSOR_ARCHITEW6432 names the machine's CPU when Vagrant runs emulated or as a 32-bit program
+        # (ARM64 for an x64 Vagrant on Windows on Arm).
+        windows = [@env["PROCESSOR_ARCHITEW6432"], @env["PROCESSOR_ARCHITECTURE"]].find { |v| v && !v.empty? }
+        return windows if windows
+      end
+      # A Vagrant built for x86_64 runs under Rosetta on Apple Silicon and would report x86_64.
+      return "arm64" if os == :macos && capture("sysctl", "-n", "hw.optional.arm64") == "1"
+
+      ruby_cpu
     end
 
     def cpus
       Etc.nprocessors
     end
 
+    # Total memory in MiB, or nil when this host does not tell (the memory check is then skipped).
     def memory_mib
       case os
-      when :linux then File.read("/proc/meminfo")[/^MemTotal:\s+(\d+) kB/, 1].to_i / 1024
-      when :macos then `sysctl -n hw.memsize`.to_i / 1024 / 1024
+      when :linux then mib(File.read("/proc/meminfo")[/^MemTotal:\s+(\d+) kB/, 1], 1024)
+      when :macos then mib(capture("sysctl", "-n", "hw.memsize"))
+      when :windows
+        mib(capture(*POWERSHELL_TOTAL_MEMORY) || capture(*WMIC_TOTAL_MEMORY).to_s[/TotalPhysicalMemory=(\d+)/, 1])
       end
     rescue StandardError
       nil
     end
 
     def command?(name)
-      exts = os == :windows ? ENV.fetch("PATHEXT", ".EXE").split(";") : [""]
-      ENV.fetch("PATH", "").split(File::PATH_SEPARATOR).any? do |dir|
-        exts.any? { |ext| File.executable?(File.join(dir, name + ext)) }
+      exts = os == :windows ? @env.fetch("PATHEXT", ".EXE").split(";") : [""]
+      @env.fetch("PATH", "").split(File::PATH_SEPARATOR).any? do |dir|
+        exts.any? { |ext| File.file?(File.join(dir, name + ext)) && File.executable?(File.join(dir, name + ext)) }
       end
     end
 
@@ -299,13 +333,20 @@ module CksLab
 
     private
 
-    def os
-      case RbConfig::CONFIG["host_os"]
-      when /linux/ then :linux
-      when /darwin/ then :macos
-      when /mswin|mingw|cygwin/ then :windows
-      else :other
-      end
+    def ruby_cpu
+      RbConfig::CONFIG["host_cpu"]
+    end
+
+    # A program's output without surrounding blanks; nil when it is missing, fails or prints nothing.
+    def capture(*argv)
+      output = IO.popen(argv, err: File::NULL, &:read).to_s.strip
+      $?.success? && !output.empty? ? output : nil
+    rescue SystemCallError
+      nil
+    end
+
+    def mib(amount, unit_bytes = 1)
+      amount&.match?(/\A\d+\z/) ? amount.to_i * unit_bytes / 1024 / 1024 : nil
     end
   end
 end
