@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import pytest
 import yaml
 
 from labs.testbed import build, cluster, images
+from labs.versions import pinned
 
 pytestmark = pytest.mark.testbed
 
@@ -74,6 +76,22 @@ def test_node_is_ready_and_schedulable():
     ready = {c["type"]: c["status"] for c in node["status"]["conditions"]}["Ready"]
     assert ready == "True"
     assert not node["spec"].get("taints"), f"the node has taints: {node['spec'].get('taints')}"
+
+
+def test_status_json_says_ready_with_every_component_running():
+    result = subprocess.run(
+        [sys.executable, "-m", "labs.cli", "testbed", "status", "--json"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert status == {
+        "ready": True,
+        "kubeconfig": str(cluster.KUBECONFIG),
+        "version": "v" + pinned().kubernetes_version,
+        "components": dict.fromkeys(
+            ("containerd", "kubelet", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"), "running"
+        ),
+    }
 
 
 def test_control_plane_runs_as_static_pods_from_the_manifests_directory():
