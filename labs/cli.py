@@ -17,7 +17,8 @@ COMMAND_GROUPS = ("labs.testbed.cli", "labs.falco.cli", "labs.audit.cli", "labs.
 TARGET_KINDS = ("auto", "local", "testbed", "vagrant")
 
 
-def _global_options() -> argparse.ArgumentParser:
+def global_options() -> argparse.ArgumentParser:
+    """The options naming where the lab runs, for every command that acts on a cluster (a parent parser)."""
     # SUPPRESS: given before or after the sub-command, the option lands once in the namespace.
     options = argparse.ArgumentParser(add_help=False)
     group = options.add_argument_group("target (where the lab runs)")
@@ -34,7 +35,7 @@ def _global_options() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `lab` with every sub-command."""
-    common = _global_options()
+    common = global_options()
     parser = argparse.ArgumentParser(
         prog="lab",
         description="CKS practice lab: start a task, solve it on a real cluster, get graded per criterion.",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from labs.cli import main
+from labs.cli import build_parser, main
 
 LAB = [sys.executable, "-m", "labs.cli"]
 
@@ -37,6 +37,19 @@ def test_help_lists_every_command_and_imports_nothing_heavy():
     result = subprocess.run([*LAB, "--help"], capture_output=True, text=True, check=True)
     for command in ("list", "start", "task", "status", "check", "hint", "solution", "reset", "validate", "--target"):
         assert command in result.stdout
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--target", "testbed", "check"],
+        ["check", "--target", "testbed"],
+        ["--target", "testbed", "exam", "start"],
+        ["exam", "start", "--target", "testbed"],
+    ],
+)
+def test_the_target_may_be_named_before_or_after_the_command(argv):
+    assert build_parser().parse_args(argv).target == "testbed"
 
 
 def test_list_json_has_the_documented_keys(capsys):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from labs.cli import global_options
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -13,7 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Exam mode: like the CKS exam, many tasks at once, a time limit, one grading at the end.",
     )
     actions = parser.add_subparsers(dest="exam_action", required=True, metavar="ACTION")
-    start = actions.add_parser("start", help="choose the tasks, set them all up, print them and start the clock")
+    start = actions.add_parser(
+        "start", help="choose the tasks, set them all up, print them and start the clock", parents=[global_options()]
+    )
     start.add_argument("--tasks", type=int, default=16, metavar="N", help="number of tasks (default 16)")
     start.add_argument("--minutes", type=int, default=120, metavar="M", help="time limit (default 120)")
     start.add_argument("--seed", type=int, help="reproduce an exam's tasks and names")
