@@ -9,7 +9,7 @@ from pathlib import Path
 
 from labs import output, session, state
 from labs.catalog import Catalog, ScenarioError, UnknownScenario
-from labs.errors import LabError
+from labs.errors import CannotGrade, LabError
 from labs.targets import Target, from_ref, resolve
 
 
@@ -39,6 +39,10 @@ def _target(args: argparse.Namespace, attempt: state.Attempt | None = None) -> T
     if attempt is not None and not (kind or kubeconfig or inventory):
         return from_ref(attempt.target)
     return resolve(kind, kubeconfig, inventory)
+
+
+# `lab status --json` always has these keys; all null when no scenario is started.
+STATUS_KEYS = ("scenario", "seed", "params", "started_at")
 
 
 def _confirm(question: str) -> bool:
@@ -114,7 +118,7 @@ def cmd_status(args: argparse.Namespace, catalog: Catalog) -> int:
     saved = state.load()
     attempt = saved.current
     if args.json:
-        output.print_json(state.dump_json(attempt) if attempt else {"scenario": None})
+        output.print_json(state.dump_json(attempt) if attempt else dict.fromkeys(STATUS_KEYS))
         return 0
     if attempt is None:
         output.note("no scenario is started (lab list, lab start N)")
@@ -125,11 +129,24 @@ def cmd_status(args: argparse.Namespace, catalog: Catalog) -> int:
 
 
 def cmd_check(args: argparse.Namespace, catalog: Catalog) -> int:
-    scenario, attempt = session.current(catalog, args.scenario)
-    with state.locked():
-        report = session.check(scenario, attempt, _target(args, attempt), args.keyword)
-    if args.junit:
-        report.write_junit(Path(args.junit))
+    from labs.grading.report import Report
+
+    junit = Path(args.junit) if args.junit else None
+    if junit is not None and not junit.parent.is_dir():
+        raise CannotGrade(f"cannot write the JUnit report {junit}: no directory {junit.parent}")
+    with state.locked():  # read the attempt under the lock: a `lab start` we waited for may have replaced it
+        scenario, attempt = session.current(catalog, args.scenario)
+        try:
+            report = session.check(scenario, attempt, _target(args, attempt), args.keyword)
+        except CannotGrade as error:
+            if not (args.json or junit):
+                raise
+            report = Report(scenario.id, attempt.seed, problems=[str(error)])  # machine readers get a verdict
+    if junit is not None:
+        try:
+            report.write_junit(junit)
+        except OSError as error:
+            raise CannotGrade(f"cannot write the JUnit report {junit}: {error.strerror or error}") from None
     if args.json:
         output.print_json(report.as_json())
     else:
@@ -138,8 +155,8 @@ def cmd_check(args: argparse.Namespace, catalog: Catalog) -> int:
 
 
 def cmd_hint(args: argparse.Namespace, catalog: Catalog) -> int:
-    scenario, _ = session.current(catalog)
     with state.locked():
+        scenario, _ = session.current(catalog)
         number, text = session.next_hint(scenario)
     total = len(scenario.spec.hints)
     if text is None:
@@ -151,9 +168,9 @@ def cmd_hint(args: argparse.Namespace, catalog: Catalog) -> int:
 
 
 def cmd_solution(args: argparse.Namespace, catalog: Catalog) -> int:
-    scenario, attempt = session.current(catalog)
-    output.console().print(scenario.render(scenario.spec.solution, attempt.params).rstrip(), markup=False)
     with state.locked():
+        scenario, attempt = session.current(catalog)
+        output.console().print(scenario.render(scenario.spec.solution, attempt.params).rstrip(), markup=False)
         if args.apply:
             target = _target(args, attempt)
             with output.playbook_progress(f"applying the solution of {scenario.id}") as on_task:
@@ -165,10 +182,10 @@ def cmd_solution(args: argparse.Namespace, catalog: Catalog) -> int:
 
 
 def cmd_reset(args: argparse.Namespace, catalog: Catalog) -> int:
-    attempt = state.load().current
-    scenario = catalog.find(args.scenario) if args.scenario else session.current(catalog)[0]
-    own = attempt if attempt is not None and attempt.scenario == scenario.id else None
     with state.locked():
+        attempt = state.load().current
+        scenario = catalog.find(args.scenario) if args.scenario else session.current(catalog)[0]
+        own = attempt if attempt is not None and attempt.scenario == scenario.id else None
         target = _target(args, own)
         clean = args.clean or own is None
         label = "cleaning up" if clean else "setting up again"

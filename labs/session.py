@@ -42,7 +42,8 @@ def reachable(target: Target, scenario: Scenario | None = None) -> None:
 
 
 def extravars(scenario: Scenario, attempt: Attempt | None, target: Target) -> dict:
-    """What the playbooks get: the parameters, the scenario id and seed, and the target's kubeconfig."""
+    """What the playbooks get: the parameters, the scenario id and seed, and the target's name. The kubeconfig the
+    playbooks use is the inventory's `kubeconfig` variable (the built-in targets set it; an --inventory must)."""
     values: dict = {"lab_scenario": scenario.id, "lab_target": target.name}
     if attempt is not None:
         values |= {**attempt.params, "lab_seed": attempt.seed}

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from labs.paths import state_dir
 
-Phase = Literal["setting-up", "ready", "setup-failed", "resetting"]
+Phase = Literal["setting-up", "ready", "setup-failed"]
 
 
 class TargetRef(BaseModel):

@@ -79,7 +79,7 @@ def test_commands_that_need_a_started_scenario_say_so(capsys):
 
 def test_status_json_without_an_attempt(capsys):
     assert main(["status", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"scenario": None}
+    assert json.loads(capsys.readouterr().out) == {"scenario": None, "seed": None, "params": None, "started_at": None}
 
 
 def test_no_reachable_cluster_is_exit_2_saying_what_was_tried(capsys, unreachable_kubeconfig, state_dir):

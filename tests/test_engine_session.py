@@ -8,6 +8,7 @@ import pytest
 
 from labs import commands, session, state
 from labs.cli import main
+from labs.errors import CannotGrade
 from labs.state import TargetRef
 
 
@@ -111,3 +112,31 @@ def test_solution_is_shown_and_remembered(stages, capsys):
     assert state.load().current.solution_shown
     assert main(["solution", "--apply"]) == 0
     assert stages.ran[-1] == "01-immutable-pod:solution.yml"
+
+
+def _api_down(target: FakeTarget) -> FakeTarget:
+    def ping() -> str:
+        raise CannotGrade("cluster unreachable at https://127.0.0.1:1 (connection refused)")
+
+    target.kube = SimpleNamespace(ping=ping)
+    return target
+
+
+def test_check_json_when_the_cluster_does_not_answer_is_an_error_report(stages, capsys, monkeypatch, tmp_path):
+    assert main(["start", "1", "--seed", "5"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(commands, "from_ref", lambda ref: _api_down(FakeTarget()))
+    junit = tmp_path / "check.xml"
+    assert main(["check", "--json", "--junit", str(junit)]) == 2
+    report = json.loads(capsys.readouterr().out)
+    assert (report["scenario"], report["seed"], report["verdict"]) == ("01-immutable-pod", 5, "error")
+    assert (report["score"], report["max_score"], report["checks"]) == (0, 0, [])
+    assert "cluster unreachable at https://127.0.0.1:1" in report["problems"][0]
+    assert "cluster unreachable" in junit.read_text()
+
+
+def test_check_junit_into_a_missing_directory_says_so_before_grading(stages, capsys, tmp_path):
+    assert main(["start", "1"]) == 0
+    capsys.readouterr()
+    assert main(["check", "--junit", str(tmp_path / "no-such-dir" / "check.xml")]) == 2
+    assert f"no directory {tmp_path / 'no-such-dir'}" in capsys.readouterr().err
