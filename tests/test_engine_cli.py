@@ -39,6 +39,13 @@ def test_help_lists_every_command_and_imports_nothing_heavy():
         assert command in result.stdout
 
 
+def test_list_imports_no_cluster_or_grading_library():
+    code = "import sys; from labs.cli import main; main(['list']); print(sorted(sys.modules), file=sys.stderr)"
+    modules = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stderr
+    for heavy in ("kubernetes", "ansible_runner", "pytest", "testinfra"):
+        assert f"'{heavy}'" not in modules, f"{heavy} imported by lab list"
+
+
 @pytest.mark.parametrize(
     "argv",
     [

@@ -59,3 +59,25 @@ def test_explicit_target_with_inventory(tmp_path):
 def test_an_unknown_target_kind_is_refused():
     with pytest.raises(TargetError, match="unknown target"):
         resolve("cloud")
+
+
+def test_auto_tries_the_controlplane_vm_then_the_testbed_then_vagrant_and_says_what_it_tried(monkeypatch, tmp_path):
+    from labs import targets
+
+    def refusing(name: str):
+        def build():
+            raise TargetError(f"{name}: not here")
+
+        return build
+
+    for name in ("local", "testbed", "vagrant"):
+        monkeypatch.setattr(targets, f"_{name}", refusing(name))
+    monkeypatch.setattr(targets, "on_controlplane_vm", lambda: True)
+    monkeypatch.setattr(targets, "TESTBED_MARKER", tmp_path)
+    with pytest.raises(TargetError) as raised:
+        resolve()
+    assert str(raised.value) == "no cluster found; tried:\n  local: not here\n  testbed: not here\n  vagrant: not here"
+    monkeypatch.setattr(targets, "on_controlplane_vm", lambda: False)
+    monkeypatch.setattr(targets, "TESTBED_MARKER", tmp_path / "absent")
+    with pytest.raises(TargetError, match=r"tried:\n  vagrant: not here$"):
+        resolve("auto")
