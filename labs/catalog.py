@@ -79,8 +79,8 @@ class UnknownScenario(LookupError):
     def __init__(self, wanted: str, suggestions: list[str]) -> None:
         self.wanted = wanted
         self.suggestions = suggestions
-        hint = f"; did you mean {' or '.join(suggestions)}?" if suggestions else ""
-        super().__init__(f"no scenario {wanted!r}{hint}")
+        hint = f"did you mean {' or '.join(suggestions)}?" if suggestions else "`lab list` shows the scenarios"
+        super().__init__(f"no scenario {wanted!r}; {hint}")
 
 
 @dataclass(frozen=True)
@@ -179,4 +179,7 @@ class Catalog:
         close = difflib.get_close_matches(wanted, names, n=3, cutoff=0.4)
         by_id = {s.spec.slug: s.id for s in self.scenarios}
         suggestions = list(dict.fromkeys(by_id.get(name, name) for name in close))
+        if not suggestions and len(wanted) >= 3:  # a word of the title: "nginx", "falco", "audit"
+            about = [s.id for s in self.scenarios if wanted in f"{s.spec.slug} {s.spec.title}".lower()]
+            suggestions = about[:3]
         raise UnknownScenario(wanted, suggestions)

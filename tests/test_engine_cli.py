@@ -76,6 +76,11 @@ def test_list_table_without_a_terminal_has_no_colour_codes():
 def test_an_unknown_scenario_suggests_the_closest(capsys):
     assert main(["start", "immutable-pods", "--force"]) == 2
     assert "did you mean 01-immutable-pod" in capsys.readouterr().err
+    assert main(["start", "audit", "--force"]) == 2
+    err = capsys.readouterr().err
+    assert all(name in err for name in ("06-audit-logging", "07-audit-forensics", "08-audit-repair")), err
+    assert main(["start", "99", "--force"]) == 2
+    assert "no scenario '99'; `lab list` shows the scenarios" in capsys.readouterr().err
 
 
 def test_commands_that_need_a_started_scenario_say_so(capsys):
