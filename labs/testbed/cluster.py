@@ -599,7 +599,8 @@ def _static_pod_state(component: str) -> str:
 
 
 def _last_container(component: str) -> str:
-    """What the CRI says of the component's newest container: its state, or its exit code and last log line."""
+    """What the CRI says of the component's newest container: its exit code and last log line, or its state (and, in
+    a crash loop caught between two attempts, how the attempt before it ended)."""
     crictl = _bin("crictl")
     try:
         listing = subprocess.run(
@@ -614,23 +615,42 @@ def _last_container(component: str) -> str:
         return f"containerd does not answer (`{crictl} ps -a`)"
     if not containers:
         return "the kubelet has created no container for it (yet)"
-    newest = max(containers, key=lambda c: int(c.get("createdAt") or 0))
-    short = newest["id"][:13]
-    if newest.get("state") != "CONTAINER_EXITED":
-        return f"its container {short} is {newest.get('state', 'in an unknown state')}"
+    containers.sort(key=lambda c: int(c.get("createdAt") or 0), reverse=True)
+    newest = containers[0]
+    if newest.get("state") == "CONTAINER_EXITED":
+        return _exited(newest, "its container")
+    now = f"its container {newest['id'][:13]} is {newest.get('state', 'in an unknown state')}"
+    before = next(
+        (
+            c
+            for c in containers[1:]
+            if c.get("podSandboxId") == newest.get("podSandboxId") and c.get("state") == "CONTAINER_EXITED"
+        ),
+        None,
+    )
+    return now if before is None else f"{now}; {_exited(before, 'the one before it')}"
+
+
+def _exited(container: dict, label: str) -> str:
+    """`its container 9e1998bcafec9 exited with code 1: <its last log line>` for an exited container."""
+    crictl, short = _bin("crictl"), container["id"][:13]
     try:
         inspected = subprocess.run(
-            [crictl, "inspect", newest["id"]], capture_output=True, text=True, env=_path_env(), timeout=10
+            [crictl, "inspect", container["id"]], capture_output=True, text=True, env=_path_env(), timeout=10
         )
         code = json.loads(inspected.stdout or "{}").get("status", {}).get("exitCode", "?")
         logs = subprocess.run(
-            [crictl, "logs", "--tail", "5", newest["id"]], capture_output=True, text=True, env=_path_env(), timeout=10
+            [crictl, "logs", "--tail", "5", container["id"]],
+            capture_output=True,
+            text=True,
+            env=_path_env(),
+            timeout=10,
         )
     except (OSError, subprocess.SubprocessError, ValueError):
-        return f"its container {short} exited; see `{crictl} logs {short}`"
+        return f"{label} {short} exited; see `{crictl} logs {short}`"
     lines = [line.strip() for line in (logs.stdout + logs.stderr).splitlines() if line.strip()]
     said = f": {lines[-1][:300]}" if lines else ""
-    return f"its container {short} exited with code {code}{said} (`{crictl} logs {short}`)"
+    return f"{label} {short} exited with code {code}{said} (`{crictl} logs {short}`)"
 
 
 def status() -> Status:
