@@ -306,16 +306,7 @@ def _failed_without_api(task: ExamTask, culprit: ExamTask, api_down: str) -> Tas
         f"not graded, counted as failed: kube-apiserver does not answer ({api_down}); task {culprit.number} "
         f"({culprit.title}) reconfigures it and it was left down, and this task can only be judged through the API"
     )
-    return TaskResult(
-        number=task.number,
-        scenario=task.scenario,
-        status="fail",
-        score=0,
-        max_score=task.points,
-        points=task.points,
-        earned=0.0,
-        message=message,
-    )
+    return _ungraded(task, message, status="fail")
 
 
 def _count_unjudged_as_failed(report: Report) -> None:
@@ -326,11 +317,12 @@ def _count_unjudged_as_failed(report: Report) -> None:
             check.message = f"counted as failed: kube-apiserver was left down, so this was not judged ({check.message})"
 
 
-def _ungraded(task: ExamTask, message: str) -> TaskResult:
+def _ungraded(task: ExamTask, message: str, status: Literal["error", "fail"] = "error") -> TaskResult:
+    """A task whose grader did not run: no points, and why; "error" (could not grade) unless it counts as failed."""
     return TaskResult(
         number=task.number,
         scenario=task.scenario,
-        status="error",
+        status=status,
         score=0,
         max_score=task.points,
         points=task.points,
