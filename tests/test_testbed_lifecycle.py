@@ -123,6 +123,10 @@ def test_down_after_a_killed_run_leaves_nothing_behind_and_up_recovers():
         pid = supervisor.pid_of(name, cluster.RUN_DIR)
         assert pid, f"{name} is not running under its supervisor"
         os.killpg(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while any(supervisor.pid_of(name, cluster.RUN_DIR) for name in ("kubelet", "containerd")):
+        assert time.monotonic() < deadline, "the killed supervisors are still alive"
+        time.sleep(0.1)
     cluster.down(log=lambda message: None)
     assert _testbed_traces() == {"processes": [], "mounts": [], "interfaces": [], "iptables": [], "addresses": []}
     cluster.up(log=lambda message: None)

@@ -260,6 +260,9 @@ def up(log: Callable[[str], None] = print) -> Path:
         _check_ports()
         _prepare_host()
         _start_containerd(log)
+        if _pods_left():  # an earlier cluster's pods in containerd's store would confuse the new kubelet
+            log("removing the pods of an earlier cluster")
+            _remove_pods()
         images.import_all(Path(_bin("ctr")), str(CONTAINERD_SOCKET), log=log)
         _kubeadm_init(log)
         _wait_ready(log, timeout=240)
@@ -449,9 +452,10 @@ def down(log: Callable[[str], None] = print) -> None:
             _start_containerd(log)
         if _crictl_ok():
             log("removing every pod")
-            subprocess.run(
-                [_bin("crictl"), "rmp", "--all", "--force"], capture_output=True, env=_path_env(), timeout=120
-            )
+            _remove_pods()
+            if _pods_left():  # a pod that would not stop: kill what runs in it, then remove it again
+                _kill_pod_processes(log)
+                _remove_pods()
         supervisor.stop("containerd", RUN_DIR)
         log("stopped containerd")
     _kill_leftover_processes(log)
@@ -490,14 +494,33 @@ def _kill_leftover_processes(log: Callable[[str], None]) -> None:
                 os.killpg(int(proc.name), 9)
             except (ProcessLookupError, PermissionError):
                 os.kill(int(proc.name), 9)
+    _kill_pod_processes(log)
+
+
+def _kill_pod_processes(log: Callable[[str], None]) -> None:
     for pid, command in pod_processes():
         log(f"killing leftover container process {command} (pid {pid})")
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, 9)
+    deadline = time.monotonic() + 10
+    while pod_processes() and time.monotonic() < deadline:
+        time.sleep(0.1)  # a killed process lives on until the kernel has torn it down
+
+
+def _remove_pods() -> None:
+    """Stop and remove every pod sandbox containerd knows (what `crictl rmp` cannot remove, it leaves)."""
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        subprocess.run([_bin("crictl"), "rmp", "--all", "--force"], capture_output=True, env=_path_env(), timeout=120)
+
+
+def _pods_left() -> bool:
+    crictl = [_bin("crictl"), "pods", "-q"]
+    return bool(subprocess.run(crictl, capture_output=True, text=True, env=_path_env(), timeout=30).stdout.strip())
 
 
 def pod_processes() -> list[tuple[int, str]]:
-    """Processes in a pod's cgroup (below /kubepods), with their command names: what runs inside containers."""
+    """Live processes in a pod's cgroup (below /kubepods), with their command names: what runs inside containers.
+    A zombie (dead, waiting for its new parent to reap it) no longer runs anything and is not counted."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -505,9 +528,10 @@ def pod_processes() -> list[tuple[int, str]]:
         try:
             groups = (proc / "cgroup").read_text().splitlines()
             command = (proc / "comm").read_text().strip()
-        except OSError:
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
             continue
-        if any(line.split(":", 2)[-1].startswith("/kubepods") for line in groups):
+        if state != "Z" and any(line.split(":", 2)[-1].startswith("/kubepods") for line in groups):
             found.append((int(proc.name), command))
     return found
 
