@@ -345,8 +345,13 @@ def _start_containerd(log: Callable[[str], None]) -> None:
     )
 
 
+def _crictl(*args: str, timeout: float | None = 10) -> subprocess.CompletedProcess[str]:
+    """Run the built crictl against the testbed's containerd (its endpoint is in /etc/crictl.yaml)."""
+    return subprocess.run([_bin("crictl"), *args], capture_output=True, text=True, env=_path_env(), timeout=timeout)
+
+
 def _crictl_ok() -> bool:
-    return subprocess.run([_bin("crictl"), "info"], capture_output=True, env=_path_env()).returncode == 0
+    return _crictl("info", timeout=None).returncode == 0
 
 
 def _kubelet_argv() -> list[str]:
@@ -510,12 +515,15 @@ def _kill_pod_processes(log: Callable[[str], None]) -> None:
 def _remove_pods() -> None:
     """Stop and remove every pod sandbox containerd knows (what `crictl rmp` cannot remove, it leaves)."""
     with contextlib.suppress(subprocess.TimeoutExpired):
-        subprocess.run([_bin("crictl"), "rmp", "--all", "--force"], capture_output=True, env=_path_env(), timeout=120)
+        _crictl("rmp", "--all", "--force", timeout=120)
 
 
 def _pods_left() -> bool:
-    crictl = [_bin("crictl"), "pods", "-q"]
-    return bool(subprocess.run(crictl, capture_output=True, text=True, env=_path_env(), timeout=30).stdout.strip())
+    """Whether containerd still knows a pod sandbox (when it does not answer in time: assume so)."""
+    try:
+        return bool(_crictl("pods", "-q", timeout=30).stdout.strip())
+    except subprocess.TimeoutExpired:
+        return True
 
 
 def pod_processes() -> list[tuple[int, str]]:
@@ -625,18 +633,11 @@ def _static_pod_state(component: str) -> str:
 def _last_container(component: str) -> str:
     """What the CRI says of the component's newest container: its exit code and last log line, or its state (and, in
     a crash loop caught between two attempts, how the attempt before it ended)."""
-    crictl = _bin("crictl")
     try:
-        listing = subprocess.run(
-            [crictl, "ps", "-a", "--name", f"^{component}$", "-o", "json"],
-            capture_output=True,
-            text=True,
-            env=_path_env(),
-            timeout=10,
-        )
+        listing = _crictl("ps", "-a", "--name", f"^{component}$", "-o", "json")
         containers = json.loads(listing.stdout or "{}").get("containers") or []
     except (OSError, subprocess.SubprocessError, ValueError):
-        return f"containerd does not answer (`{crictl} ps -a`)"
+        return f"containerd does not answer (`{_bin('crictl')} ps -a`)"
     if not containers:
         return "the kubelet has created no container for it (yet)"
     containers.sort(key=lambda c: int(c.get("createdAt") or 0), reverse=True)
@@ -659,17 +660,8 @@ def _exited(container: dict, label: str) -> str:
     """`its container 9e1998bcafec9 exited with code 1: <its last log line>` for an exited container."""
     crictl, short = _bin("crictl"), container["id"][:13]
     try:
-        inspected = subprocess.run(
-            [crictl, "inspect", container["id"]], capture_output=True, text=True, env=_path_env(), timeout=10
-        )
-        code = json.loads(inspected.stdout or "{}").get("status", {}).get("exitCode", "?")
-        logs = subprocess.run(
-            [crictl, "logs", "--tail", "5", container["id"]],
-            capture_output=True,
-            text=True,
-            env=_path_env(),
-            timeout=10,
-        )
+        code = json.loads(_crictl("inspect", container["id"]).stdout or "{}").get("status", {}).get("exitCode", "?")
+        logs = _crictl("logs", "--tail", "5", container["id"])
     except (OSError, subprocess.SubprocessError, ValueError):
         return f"{label} {short} exited; see `{crictl} logs {short}`"
     lines = [line.strip() for line in (logs.stdout + logs.stderr).splitlines() if line.strip()]
