@@ -7,7 +7,7 @@ proves it ran before a denied write counts) and an HTTP request through the API 
 import pytest
 
 from labs.grading.pods import containers, require_pod, require_ready, security_setting
-from labs.grading.probes import Probe
+from labs.grading.probes import Probe, WriteProbe
 from labs.k8s import Kube
 
 NGINX = "nginx"
@@ -23,6 +23,14 @@ def pod(kube: Kube, params: dict):
 def ready_pod(kube: Kube, pod):
     require_ready(kube, pod)
     return pod
+
+
+@pytest.fixture(scope="module")
+def writes(ready_pod, exec_probe: Probe) -> dict[tuple[str, str], WriteProbe]:
+    """Every write the criteria need, (container, directory) -> probe, tried at once (one exec per container)."""
+    wanted = [(container.name, "/") for _, container in containers(ready_pod, init=False)]
+    wanted += [(NGINX, directory) for directory in NGINX_WRITES]
+    return exec_probe.writes(ready_pod.metadata.namespace, ready_pod.metadata.name, wanted)
 
 
 def _described(setting: bool | None) -> str:
@@ -77,11 +85,11 @@ def test_pod_is_running_and_ready(ready_pod):
 
 
 @pytest.mark.points(1)
-def test_writing_to_the_root_filesystem_fails_in_every_container(ready_pod, exec_probe: Probe):
+def test_writing_to_the_root_filesystem_fails_in_every_container(ready_pod, writes):
     """Writing to / fails with "Read-only file system" in every running container"""
     problems = []
     for _, container in containers(ready_pod, init=False):
-        probe = exec_probe.write(ready_pod.metadata.namespace, ready_pod.metadata.name, container.name, "/")
+        probe = writes[container.name, "/"]
         if not probe.ran:
             problems.append(f"container {container.name}: {probe.describe()}; a write that never ran proves nothing")
         elif probe.written:
@@ -92,10 +100,10 @@ def test_writing_to_the_root_filesystem_fails_in_every_container(ready_pod, exec
 
 
 @pytest.mark.points(1)
-def test_nginx_can_write_where_it_must(ready_pod, exec_probe: Probe):
+def test_nginx_can_write_where_it_must(writes):
     """nginx can write to /var/cache/nginx and /var/run"""
     for directory in NGINX_WRITES:
-        probe = exec_probe.write(ready_pod.metadata.namespace, ready_pod.metadata.name, NGINX, directory)
+        probe = writes[NGINX, directory]
         assert probe.written, f"container nginx: {probe.describe()}; mount an emptyDir there"
 
 

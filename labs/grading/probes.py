@@ -6,7 +6,10 @@ from __future__ import annotations
 import secrets
 import shlex
 import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -98,6 +101,59 @@ def _exit_code(error_channel: str) -> tuple[int | None, str]:
     return None, status.get("message", "") or error_channel.strip()
 
 
+@dataclass(frozen=True)
+class _Exec:
+    """The raw outcome of one exec: what it printed, or why it could not run (`error` with `exit_code` None)."""
+
+    stdout: str
+    stderr: str
+    exit_code: int | None
+    error: str
+
+
+def _marker(nonce: str, suffix: str) -> tuple[str, str]:
+    """A line the shell prints and the text that prints it; the command never contains the printed line itself
+    (`echo ab""cd` prints `abcd`), so an echoed command line cannot pass for a probe that ran."""
+    half = len(nonce) // 2
+    return f"{nonce}{suffix}", f'echo {nonce[:half]}""{nonce[half:]}{suffix}'
+
+
+def _steps_script(nonce: str, steps: list[str]) -> str:
+    """A shell script running each step in a subshell (stderr merged), between a begin and an end marker that
+    carries the step's exit status."""
+    lines = []
+    for index, step in enumerate(steps):
+        lines.append(_marker(nonce, f":{index}:begin")[1])
+        lines.append(f"( {step} ) 2>&1; status=$?; echo; {_marker(nonce, f':{index}:end:')[1]}$status")
+    return "\n".join(lines)
+
+
+def _step_results(stdout: str, nonce: str, count: int, failure: str) -> list[ExecResult]:
+    """Each step's ExecResult from the output of a steps script (see Probe.steps): a step ran when its begin and
+    end markers were printed; its output is what it printed between them (stderr included)."""
+    outputs: dict[int, list[str]] = {}
+    codes: dict[int, int] = {}
+    current = None
+    for line in stdout.splitlines():
+        if not line.startswith(f"{nonce}:"):
+            if current is not None:
+                outputs[current].append(line)
+            continue
+        index, mark, *code = line.removeprefix(f"{nonce}:").split(":")
+        if mark == "begin":
+            current = int(index)
+            outputs[current] = []
+        elif mark == "end" and current == int(index):
+            codes[current] = int(code[0])
+            current = None
+    return [
+        ExecResult(True, codes[i], "\n".join(outputs[i]).strip(), "")
+        if i in codes
+        else ExecResult(False, None, "", "", failure or "the step never started")
+        for i in range(count)
+    ]
+
+
 class Probe:
     """Runs shell snippets in containers through the API server's exec (no kubectl, no node access needed)."""
 
@@ -105,20 +161,19 @@ class Probe:
         self.kube = kube
         self.timeout = timeout
 
-    def run(self, namespace: str, pod: str, container: str, script: str) -> ExecResult:
-        """Run `script` with /bin/sh in the container; `ran` says whether it really started there."""
+    def _exec(self, core: Any, namespace: str, pod: str, container: str, script: str) -> _Exec:
+        """`/bin/sh -c script` in the container through `core` (a CoreV1Api); CannotGrade when the cluster does not
+        answer or refuses exec as such."""
         from kubernetes.client.exceptions import ApiException
         from kubernetes.stream import stream
 
-        nonce = secrets.token_hex(8)
-        command = ["/bin/sh", "-c", f"echo {nonce}; {script}"]
         try:
             ws = stream(
-                self.kube.core.connect_get_namespaced_pod_exec,
+                core.connect_get_namespaced_pod_exec,
                 pod,
                 namespace,
                 container=container,
-                command=command,
+                command=["/bin/sh", "-c", script],
                 stdout=True,
                 stderr=True,
                 stdin=False,
@@ -131,12 +186,12 @@ class Probe:
                 raise translated from None
             if error.status == 403 and "exec" in str(error.body):
                 raise CannotGrade(f"not allowed to exec into {namespace}/{pod}: {error.reason}") from None
-            return ExecResult(False, None, "", "", f"exec refused: {error.status} {error.reason} {error.body or ''}")
+            return _Exec("", "", None, f"exec refused: {error.status} {error.reason} {error.body or ''}")
         except Exception as error:
             translated = cannot_grade(error, self.kube.server)
             if translated:
                 raise translated from None
-            return ExecResult(False, None, "", "", f"exec failed: {error}")
+            return _Exec("", "", None, f"exec failed: {error}")
         try:
             deadline = time.monotonic() + self.timeout
             while ws.is_open() and time.monotonic() < deadline:
@@ -146,9 +201,26 @@ class Probe:
             exit_code, error = _exit_code(ws.read_channel(ERROR_CHANNEL)) if not timed_out else (None, "timed out")
         finally:
             ws.close()
-        first, _, rest = stdout.partition("\n")
-        ran = first.strip() == nonce
-        return ExecResult(ran, exit_code if ran else None, rest if ran else stdout, stderr, error)
+        return _Exec(stdout, stderr, exit_code, error)
+
+    def run(self, namespace: str, pod: str, container: str, script: str) -> ExecResult:
+        """Run `script` with /bin/sh in the container; `ran` says whether it really started there."""
+        nonce = secrets.token_hex(8)
+        printed, echo = _marker(nonce, "")
+        outcome = self._exec(self.kube.core, namespace, pod, container, f"{echo}; {script}")
+        first, _, rest = outcome.stdout.partition("\n")
+        ran = first.strip() == printed
+        return ExecResult(
+            ran, outcome.exit_code if ran else None, rest if ran else outcome.stdout, outcome.stderr, outcome.error
+        )
+
+    def steps(self, namespace: str, pod: str, container: str, steps: list[str], core: Any = None) -> list[ExecResult]:
+        """Run several shell snippets in one exec, each in its own subshell, one ExecResult each (its output with
+        stderr merged, its exit status); a step that never started is `ran=False`."""
+        nonce = secrets.token_hex(8)
+        outcome = self._exec(core or self.kube.core, namespace, pod, container, _steps_script(nonce, steps))
+        failure = " ".join(part.strip() for part in (outcome.error, outcome.stderr) if part.strip())
+        return _step_results(outcome.stdout, nonce, len(steps), failure)
 
     def http(self, namespace: str, pod: str, port: int, path: str = "") -> HttpResponse:
         """GET `path` on a port of the pod, through the API server's pod proxy (works wherever the API does)."""
@@ -172,7 +244,44 @@ class Probe:
 
     def write(self, namespace: str, pod: str, container: str, directory: str) -> WriteProbe:
         """Try to create (then remove) a file in `directory`; the probe proves the attempt happened."""
-        path = f"{directory.rstrip('/')}/.lab-probe-{secrets.token_hex(4)}"
-        quoted = shlex.quote(path)
-        result = self.run(namespace, pod, container, f": > {quoted} && {{ rm -f {quoted} 2>/dev/null; true; }}")
-        return WriteProbe(path, result)
+        return self.writes(namespace, pod, [(container, directory)])[(container, directory)]
+
+    def writes(self, namespace: str, pod: str, targets: Iterable[tuple[str, str]]) -> dict[tuple[str, str], WriteProbe]:
+        """Try to create (then remove) a file in each (container, directory) of a pod: one exec per container, all
+        containers at once; each write proves its own attempt happened."""
+        directories: dict[str, list[str]] = {}
+        for container, directory in targets:
+            if directory not in directories.setdefault(container, []):
+                directories[container].append(directory)
+
+        def probe(container: str, core: Any = None) -> dict[tuple[str, str], WriteProbe]:
+            paths = [f"{d.rstrip('/')}/.lab-probe-{secrets.token_hex(4)}" for d in directories[container]]
+            writes = [f": > {q} && {{ rm -f {q} 2>/dev/null; true; }}" for q in map(shlex.quote, paths)]
+            results = self.steps(namespace, pod, container, writes, core)
+            return {
+                (container, d): WriteProbe(p, r) for d, p, r in zip(directories[container], paths, results, strict=True)
+            }
+
+        if len(directories) <= 1:
+            return {key: value for container in directories for key, value in probe(container).items()}
+        return self._at_once(probe, list(directories))
+
+    def _at_once(self, probe: Callable[..., dict], containers: list[str]) -> dict:
+        """`probe(container, core)` for every container in parallel threads, each with an API client of its own
+        (the kubernetes library's exec swaps a method of the client it runs on while it connects)."""
+        from kubernetes import client
+
+        clients = [client.ApiClient(self.kube.api_client.configuration) for _ in containers]
+        try:
+            with ThreadPoolExecutor(max_workers=len(containers)) as pool:
+                futures = [
+                    pool.submit(probe, container, client.CoreV1Api(api_client))
+                    for container, api_client in zip(containers, clients, strict=True)
+                ]
+                results: dict = {}
+                for future in futures:
+                    results |= future.result()
+                return results
+        finally:
+            for api_client in clients:
+                api_client.close()
