@@ -21,6 +21,30 @@ from labs.grading.context import GradingContext
 from labs.grading.fixtures import CONTEXT_KEY
 from labs.grading.report import Check, Report, Status
 
+# pytest's own plugins that grading has no use for: each one costs time on every `lab check` (unraisableexception
+# runs gc.collect() twice per test). Graders get labs' fixtures (labs.grading.fixtures) and pytest's core, not
+# tmp_path, monkeypatch, capsys or recwarn.
+UNUSED_PLUGINS = (
+    "cacheprovider",
+    "terminal",
+    "unraisableexception",
+    "threadexception",
+    "junitxml",
+    "pastebin",
+    "doctest",
+    "setuponly",
+    "setupplan",
+    "stepwise",
+    "faulthandler",
+    "debugging",
+    "unittest",
+    "subtests",
+    "legacypath",
+    "tmpdir",
+    "monkeypatch",
+    "recwarn",
+)
+
 
 class _Missing(dict):
     def __missing__(self, key: str) -> str:
@@ -126,12 +150,13 @@ class GradingPlugin:
         return report
 
 
-def _forget_modules_in(directory: Path) -> None:
-    """Drop the modules pytest imported from `directory`, so that the next grading in this process (tests, an
-    instructor's batch) imports the graders afresh instead of reusing a same-named module."""
-    for name, module in list(sys.modules.items()):
-        location = getattr(module, "__file__", None)
-        if location and Path(location).parent == directory:
+def _forget_modules_in(directory: Path, known: set[str]) -> None:
+    """Drop the modules pytest imported from `directory` (those not in `known` before), so that the next grading in
+    this process (tests, an instructor's batch, the grading worker) imports the graders afresh instead of reusing a
+    same-named module."""
+    for name in set(sys.modules) - known:
+        location = getattr(sys.modules[name], "__file__", None)
+        if location and os.path.dirname(location) == str(directory):
             del sys.modules[name]
 
 
@@ -143,14 +168,11 @@ def grade(grader: Path, context: GradingContext, keyword: str | None = None) -> 
         "-c",
         os.devnull,
         f"--rootdir={grader.parent}",
+        f"--confcutdir={grader.parent}",  # else collection lists every directory from / down to the grader
         "--import-mode=importlib",
         "--assert=plain",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:terminal",
-        "-p",
-        "no:unraisableexception",
+        "--disable-plugin-autoload",  # graders get labs' fixtures only, whatever else is installed
+        *(option for plugin in UNUSED_PLUGINS for option in ("-p", f"no:{plugin}")),
     ]
     if keyword:
         args += ["-k", keyword]
@@ -158,10 +180,11 @@ def grade(grader: Path, context: GradingContext, keyword: str | None = None) -> 
     if not grader.exists():
         report.problems.append(f"no grader at {grader}")
         return report
+    known = set(sys.modules)
     try:
         code = pytest.main(args, plugins=[plugin])
     finally:
-        _forget_modules_in(grader.parent)
+        _forget_modules_in(grader.parent, known)
     if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         plugin.problems.append(f"pytest could not run the grader {grader} (exit code {int(code)})")
     report.checks = list(plugin.checks.values())
