@@ -10,6 +10,7 @@ from pathlib import Path
 from labs import output, session, state
 from labs.catalog import Catalog, ScenarioError, UnknownScenario
 from labs.errors import CannotGrade, LabError
+from labs.grading import worker
 from labs.targets import Target, from_ref, resolve
 
 
@@ -103,6 +104,7 @@ def cmd_start(args: argparse.Namespace, catalog: Catalog) -> int:
                 output.error("setup interrupted: `lab reset` finishes it")
                 return 130
     output.task(scenario, scenario.render(scenario.spec.task, attempt.params))
+    worker.start_in_background()  # so that the first `lab check` is already quick
     return 0
 
 
@@ -151,6 +153,7 @@ def cmd_check(args: argparse.Namespace, catalog: Catalog) -> int:
         output.print_json(report.as_json())
     else:
         output.report(report)
+    worker.start_in_background()  # this check found no worker: the next one gets it
     return report.exit_code
 
 

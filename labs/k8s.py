@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -27,6 +28,30 @@ STUCK_REASONS = frozenset(
     }
 )
 REQUEST_TIMEOUT = 15
+
+
+_kept: dict[tuple[str, bytes], Kube] | None = None
+
+
+def keep_connections() -> None:
+    """From now on `kube_for` gives the same Kube (and its open connections) for a kubeconfig until the file's content
+    changes: for a process that runs many commands one after the other (the grading worker)."""
+    global _kept
+    _kept = {}
+
+
+def kube_for(kubeconfig: Path) -> Kube:
+    """Typed API clients for the cluster of `kubeconfig` (kept between commands after `keep_connections()`)."""
+    if _kept is None:
+        return Kube(kubeconfig)
+    try:
+        content = hashlib.sha256(Path(kubeconfig).read_bytes()).digest()
+    except OSError:
+        return Kube(kubeconfig)  # the error is reported where the kubeconfig is used
+    key = (str(kubeconfig), content)
+    if key not in _kept:
+        _kept[key] = Kube(kubeconfig)
+    return _kept[key]
 
 
 def cannot_grade(error: BaseException, server: str) -> CannotGrade | None:

@@ -56,9 +56,9 @@ class Target:
     @cached_property
     def kube(self) -> Kube:
         """Typed API clients for this cluster."""
-        from labs.k8s import Kube
+        from labs.k8s import kube_for
 
-        return Kube(self.kubeconfig)
+        return kube_for(self.kubeconfig)
 
     def inventory_file(self) -> Path:
         """The inventory as a file (testinfra and ansible-playbook --syntax-check want a path)."""

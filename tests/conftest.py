@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+# Every `lab` the tests run grades in its own process and leaves no grading worker behind (tests/test_engine_worker.py
+# switches it on for its own workers).
+os.environ["CKS_LAB_GRADING_WORKER"] = "0"
 
 
 @dataclass(frozen=True)
