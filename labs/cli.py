@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 # Command groups owned by other parts of the project; each module exposes register(subparsers).
 COMMAND_GROUPS = ("labs.testbed.cli", "labs.falco.cli", "labs.audit.cli", "labs.classroom.cli", "labs.exam.cli")
 TARGET_KINDS = ("auto", "local", "testbed", "vagrant")
+# The options of global_options() that take a value: what `lab` skips to find the sub-command before any parser.
+VALUED_GLOBAL_OPTIONS = ("--target", "--kubeconfig", "--inventory")
 
 
 def global_options() -> argparse.ArgumentParser:
@@ -107,10 +109,9 @@ def _handler(name: str) -> Callable[[argparse.Namespace], int]:
 
 def _command_of(arguments: Sequence[str]) -> str | None:
     """The sub-command named in `arguments` (the first word that is neither an option nor an option's value)."""
-    valued = {f"--{name}" for name in ("target", "kubeconfig", "inventory")}
     words = iter(arguments)
     for word in words:
-        if word in valued:
+        if word in VALUED_GLOBAL_OPTIONS:
             next(words, None)
         elif not word.startswith("-"):
             return word

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ import pytest
 from lab_attempt import started
 
 from labs import state
-from labs.cli import _command_of
+from labs.cli import VALUED_GLOBAL_OPTIONS, _command_of, global_options
 from labs.grading import worker
 
 LAB = [sys.executable, "-m", "labs.cli"]
@@ -97,6 +96,11 @@ def _lab(*argv: str, env: dict, **kwargs) -> subprocess.CompletedProcess:
 )
 def test_the_command_is_found_before_the_parser_is_built(argv, command):
     assert _command_of(argv) == command
+
+
+def test_every_global_option_with_a_value_is_skipped_when_finding_the_command():
+    valued = {name for action in global_options()._actions if action.nargs != 0 for name in action.option_strings}
+    assert valued == set(VALUED_GLOBAL_OPTIONS)
 
 
 def test_a_check_through_the_worker_answers_as_lab_check_alone(env, running_worker):
@@ -189,7 +193,7 @@ def _stop_worker_on(path: Path) -> None:
     """Stop the worker answering on `path` (a detached process: found through its socket's peer credentials)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
         probe.connect(str(path))
-        pid = struct.unpack("3i", probe.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+        pid = worker.peer(probe)[0]
     os.kill(pid, signal.SIGTERM)
     _wait_for(lambda: not path.exists(), timeout=10, what="the worker to stop")
 

@@ -312,9 +312,11 @@ def serve(path: Path, idle_seconds: float = IDLE_SECONDS) -> int:
     return 0
 
 
-def _peer_uid(connection: socket.socket) -> int:
+def peer(connection: socket.socket) -> tuple[int, int, int]:
+    """The pid, uid and gid of the process at the other end of a Unix socket (Linux's SO_PEERCRED)."""
     credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    return struct.unpack("3i", credentials)[1]
+    pid, uid, gid = struct.unpack("3i", credentials)
+    return pid, uid, gid
 
 
 def _handle(connection: socket.socket, snapshot: dict[str, int], serving: _Serving) -> bool:
@@ -322,7 +324,7 @@ def _handle(connection: socket.socket, snapshot: dict[str, int], serving: _Servi
     connection.settimeout(10)
     fds: list[int] = []
     try:
-        if _peer_uid(connection) != os.getuid():
+        if peer(connection)[1] != os.getuid():
             return True
         header, fds, _, _ = socket.recv_fds(connection, 4, 3)
         data = _read_exactly(connection, struct.unpack("!I", header)[0]) if len(header) == 4 else None
