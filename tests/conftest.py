@@ -53,3 +53,9 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} not found")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def falco_upstream(shared_dir) -> Path:
+    """Upstream Falco's default rules files (falco_rules.yaml and falco_rules_0.32.2.yaml)."""
+    return shared_dir / "data" / "falco"

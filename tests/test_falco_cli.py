@@ -11,7 +11,6 @@ import pytest
 from labs.falco import behaviours
 from labs.falco.cli import register
 
-CURRENT = Path(__file__).resolve().parents[2] / "shared" / "data" / "falco" / "falco_rules.yaml"
 STUDENT_RULE = """
 - rule: Shell in container
   desc: a shell was started in a container
@@ -36,15 +35,21 @@ def events(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def current(falco_upstream: Path) -> Path:
+    """Upstream Falco's current default rules file."""
+    return falco_upstream / "falco_rules.yaml"
+
+
 def write(tmp_path: Path, name: str, text: str) -> str:
     path = tmp_path / name
     path.write_text(text)
     return str(path)
 
 
-def test_test_json_has_errors_warnings_and_results_per_event_line(tmp_path, events, capsys):
+def test_test_json_has_errors_warnings_and_results_per_event_line(tmp_path, events, capsys, current):
     rules = write(tmp_path, "local.yaml", STUDENT_RULE)
-    assert lab("falco", "test", "--rules", str(CURRENT), "--rules", rules, "--events", str(events), "--json") == 0
+    assert lab("falco", "test", "--rules", str(current), "--rules", rules, "--events", str(events), "--json") == 0
     report = json.loads(capsys.readouterr().out)
     assert report["errors"] == []
     assert [r["event"] for r in report["results"]] == [0, 1]
@@ -52,9 +57,9 @@ def test_test_json_has_errors_warnings_and_results_per_event_line(tmp_path, even
     assert report["results"][1]["matches"] == []
 
 
-def test_rule_matching_all_reports_the_shadowed_student_rule(tmp_path, events, capsys):
+def test_rule_matching_all_reports_the_shadowed_student_rule(tmp_path, events, capsys, current):
     rules = write(tmp_path, "local.yaml", STUDENT_RULE)
-    lab("falco", "test", "--rules", str(CURRENT), "--rules", rules, "--events", str(events), "--json",
+    lab("falco", "test", "--rules", str(current), "--rules", rules, "--events", str(events), "--json",
         "--rule-matching", "all")  # fmt: skip
     report = json.loads(capsys.readouterr().out)
     [_first, second] = report["results"][0]["matches"]
@@ -67,9 +72,9 @@ def test_rule_matching_all_reports_the_shadowed_student_rule(tmp_path, events, c
     }
 
 
-def test_human_output_explains_why_a_rule_did_not_fire(tmp_path, events, capsys):
+def test_human_output_explains_why_a_rule_did_not_fire(tmp_path, events, capsys, current):
     rules = write(tmp_path, "local.yaml", STUDENT_RULE)
-    assert lab("falco", "test", "--rules", str(CURRENT), "--rules", rules, "--events", str(events)) == 0
+    assert lab("falco", "test", "--rules", str(current), "--rules", rules, "--events", str(events)) == 0
     out = capsys.readouterr().out
     assert "event 1 (execve): no rule fired" in out
     assert "false: proc.tty != 0" in out
@@ -87,9 +92,9 @@ def test_human_output_explains_why_a_rule_did_not_fire(tmp_path, events, capsys)
         (STUDENT_RULE.replace("proc.tty", "proc.ttyy"), "nonexistent field proc.ttyy"),
     ],
 )
-def test_bad_rules_exit_1_with_falcos_error_and_no_traceback(tmp_path, events, capsys, text, expected):
+def test_bad_rules_exit_1_with_falcos_error_and_no_traceback(tmp_path, events, capsys, current, text, expected):
     rules = write(tmp_path, "local.yaml", text)
-    assert lab("falco", "lint", "--rules", str(CURRENT), "--rules", rules) == 1
+    assert lab("falco", "lint", "--rules", str(current), "--rules", rules) == 1
     out = capsys.readouterr().out
     assert f"{rules}: Invalid" in out
     assert expected in out
@@ -98,12 +103,12 @@ def test_bad_rules_exit_1_with_falcos_error_and_no_traceback(tmp_path, events, c
     assert report["errors"][0]["file"] == rules
 
 
-def test_lint_json_and_ok(capsys):
-    assert lab("falco", "lint", "--rules", str(CURRENT), "--json") == 0
+def test_lint_json_and_ok(capsys, current):
+    assert lab("falco", "lint", "--rules", str(current), "--json") == 0
     assert json.loads(capsys.readouterr().out)["errors"] == []
 
 
-def test_unreadable_events_exit_2(tmp_path, capsys):
+def test_unreadable_events_exit_2(tmp_path, capsys, current):
     bad = write(tmp_path, "events.jsonl", '{"evt.type": "execve"}\nnot json\n')
-    assert lab("falco", "test", "--rules", str(CURRENT), "--events", bad) == 2
+    assert lab("falco", "test", "--rules", str(current), "--events", bad) == 2
     assert "events.jsonl:2" in capsys.readouterr().err

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from labs.falco import behaviours, load_rules
-
-UPSTREAM = Path(__file__).resolve().parents[2] / "shared" / "data" / "falco"
 
 
 def ruleset_with(condition: str, output: str = "out %proc.name", priority: str = "WARNING", name: str = "r"):
@@ -122,8 +118,8 @@ def test_suggested_output_fields_are_appended_like_falco():
         (behaviours.netcat_listen(shell=True), "Netcat Remote Code Execution in Container"),
     ],
 )
-def test_behaviours_fire_the_upstream_rules(event, rule):
-    ruleset = load_rules([UPSTREAM / "falco_rules.yaml"])
+def test_behaviours_fire_the_upstream_rules(event, rule, falco_upstream):
+    ruleset = load_rules([falco_upstream / "falco_rules.yaml"])
     assert [m.rule for m in ruleset.evaluate(event)] == [rule]
 
 
@@ -135,12 +131,12 @@ def test_behaviours_fire_the_upstream_rules(event, rule):
         behaviours.process_in_container("ls"),
     ],
 )
-def test_quiet_behaviours_fire_nothing_upstream(event):
-    assert load_rules([UPSTREAM / "falco_rules.yaml"]).evaluate(event, rule_matching="all") == []
+def test_quiet_behaviours_fire_nothing_upstream(event, falco_upstream):
+    assert load_rules([falco_upstream / "falco_rules.yaml"]).evaluate(event, rule_matching="all") == []
 
 
-def test_old_rules_see_writes_below_etc_and_package_managers():
-    ruleset = load_rules([UPSTREAM / "falco_rules_0.32.2.yaml"])
+def test_old_rules_see_writes_below_etc_and_package_managers(falco_upstream):
+    ruleset = load_rules([falco_upstream / "falco_rules_0.32.2.yaml"])
     assert ruleset.evaluate(behaviours.write_file("/etc/cron.d/x", container=behaviours.Container()))[0].rule == (
         "Write below etc"
     )

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from labs.falco import load_rules
 
-UPSTREAM = Path(__file__).resolve().parents[2] / "shared" / "data" / "falco"
-CURRENT = UPSTREAM / "falco_rules.yaml"
-OLD = UPSTREAM / "falco_rules_0.32.2.yaml"
+CURRENT = "falco_rules.yaml"
+OLD = "falco_rules_0.32.2.yaml"
 
 
 def load(*texts: str, **named: str):
@@ -33,18 +30,18 @@ RULE = """
 
 
 @pytest.mark.parametrize(("path", "rules"), [(CURRENT, 25), (OLD, 72)])
-def test_upstream_rules_files_load_without_errors(path, rules):
-    ruleset = load_rules([path])
+def test_upstream_rules_files_load_without_errors(path, rules, falco_upstream):
+    ruleset = load_rules([falco_upstream / path])
     assert ruleset.errors == []
     assert len(ruleset.rules) == rules
 
 
-def test_both_upstream_files_load_together():
-    assert load_rules([OLD, CURRENT]).ok
+def test_both_upstream_files_load_together(falco_upstream):
+    assert load_rules([falco_upstream / OLD, falco_upstream / CURRENT]).ok
 
 
-def test_old_file_warns_about_deprecated_evt_dir_and_container_info():
-    messages = {w.message for w in load_rules([OLD]).warnings}
+def test_old_file_warns_about_deprecated_evt_dir_and_container_info(falco_upstream):
+    messages = {w.message for w in load_rules([falco_upstream / OLD]).warnings}
     assert any("evt.dir" in m for m in messages)
     assert any("%container.info is deprecated" in m for m in messages)
 

@@ -162,4 +162,6 @@ def test_the_supervisor_logs_why_its_daemon_could_not_start(tmp_path):
     while not (log.exists() and "cannot start" in log.read_text()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert "cannot start ghost: [Errno 2] No such file or directory" in log.read_text()
+    while supervisor.pid_of("ghost", tmp_path) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)  # it writes that line, then exits: give it the moment between the two
     assert supervisor.pid_of("ghost", tmp_path) is None
