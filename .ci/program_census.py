@@ -4,7 +4,8 @@ process, the testbed's daemons and containers included, without tracing anyone);
 from a Debian package that a new machine would not have: one that is not in .ci/machine-packages.txt (what a new
 machine of this kind has), not required in every Debian installation, not in .ci/debian-packages.txt (nor a
 dependency of a listed package), and not installed by the command itself. Programs outside Debian's packages must
-come from something .ci/run installs (the venv, the build cache) or from the machine's own toolchains.
+come from something .ci/run installs (the venv, the build cache) or from the machine's own toolchains; any other is
+noted for a human to judge (the machine image has programs no package ships).
 
     python3 .ci/program_census.py [--report FILE] -- COMMAND ...
 
@@ -183,16 +184,17 @@ def toolchain_roots() -> list[str]:
     return roots
 
 
-def verdict(paths: dict[str, str], before: set[str]) -> list[str]:
-    """One line per program a new machine would lack (`before`: the packages installed when the command started;
-    those it installed itself are installed on any machine)."""
+def verdict(paths: dict[str, str], before: set[str]) -> tuple[list[str], list[str]]:
+    """(problems, notes): a line per program of a package a new machine would lack (`before`: the packages installed
+    when the command started; those it installed itself are on any machine), and a note per program that no package
+    ships and nothing of the run installed (the machine image's own, or left by hand: a human must tell)."""
     packages = installed()
     listed = package_names(PACKAGE_LIST)
     problems = [f"{PACKAGE_LIST.name} lists {name}, not installed" for name in sorted(listed - packages.keys())]
     present = listed | package_names(MACHINE_PACKAGES) | (packages.keys() - before)
     allowed = allowed_packages(packages, present)
     owned = owners(set(paths))
-    roots = tuple(toolchain_roots())
+    roots, notes = tuple(toolchain_roots()), []
     for path, who in sorted(paths.items()):
         package = owned.get(path)
         if path.startswith(MAINTAINER_SCRIPTS):
@@ -200,8 +202,8 @@ def verdict(paths: dict[str, str], before: set[str]) -> list[str]:
         if package is not None and package not in allowed:
             problems.append(f"{path} ran; its package {package} is not in {PACKAGE_LIST.name}: {who}")
         elif package is None and Path(path).exists() and not path.startswith(roots):
-            problems.append(f"{path} ran; no Debian package ships it, nor does .ci/run install it: {who}")
-    return problems
+            notes.append(f"{path} ran; no Debian package ships it, nor does .ci/run install it: {who}")
+    return problems, notes
 
 
 def main() -> int:
@@ -223,8 +225,10 @@ def main() -> int:
     if args.report:
         owned = owners(set(paths))
         args.report.write_text("".join(f"{p}\t{owned.get(p, '-')}\t{who}\n" for p, who in sorted(paths.items())))
-    problems = verdict(paths, before)
+    problems, notes = verdict(paths, before)
     print(f"== Program census: {len(paths)} programs ran", file=sys.stderr)
+    for note in notes:
+        print(f"program census (note): {note}", file=sys.stderr)
     for problem in problems:
         print(f"program census: {problem}", file=sys.stderr)
     if code:
