@@ -64,7 +64,10 @@ def test_kubeadm_config_keeps_the_node_schedulable_and_tolerates_cgroup_v1():
     documents = {doc["kind"]: doc for doc in yaml.safe_load_all(cluster.kubeadm_config())}
     assert documents["InitConfiguration"]["nodeRegistration"]["name"] == cluster.NODE_NAME
     assert documents["InitConfiguration"]["nodeRegistration"]["taints"] == []
+    assert documents["InitConfiguration"]["patches"] == {"directory": str(cluster.KUBEADM_PATCHES)}
     assert documents["ClusterConfiguration"]["kubernetesVersion"] == "v" + pinned().kubernetes_version
+    for component in ("controllerManager", "scheduler"):  # they outlive an apiserver restart
+        assert documents["ClusterConfiguration"][component]["extraArgs"] == [{"name": "leader-elect", "value": "false"}]
     kubelet = documents["KubeletConfiguration"]
     assert kubelet["cgroupDriver"] == "cgroupfs"
     assert kubelet["failCgroupV1"] is False

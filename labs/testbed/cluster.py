@@ -55,6 +55,11 @@ RUNC = Path("/usr/sbin/runc")
 RUN_DIR = Path("/run/cks-lab-testbed")
 LOG_DIR = Path("/var/log/cks-lab-testbed")
 CONFIG_DIR = Path("/etc/cks-lab-testbed")
+KUBEADM_PATCHES = CONFIG_DIR / "kubeadm-patches"
+# The kubelet kills the old kube-apiserver of a changed manifest only when its pod's grace period is over (30 s by
+# default): kube-apiserver drains its long-lived connections for up to 60 s and never exits sooner. Proofs restart it
+# on purpose, so the testbed's pod gets a short one (docs/testbed.md); the Vagrant cluster keeps kubeadm's.
+APISERVER_PATCH = "spec:\n  terminationGracePeriodSeconds: 3\n"
 IPTABLES_COMMANDS = ("iptables", "ip6tables")
 # Written when `up` has initialised a cluster and seen its node Ready: without it, an admin.conf is the leftover of an
 # `up` that was killed half-way (kubeadm writes admin.conf long before the cluster is complete).
@@ -143,6 +148,14 @@ def kubeadm_config() -> str:
         control_plane_taint=False,
         etcd_image_tag=f"{v.etcd_version}-0",
         image_repository="registry.k8s.io",
+        # One node, no standby: with leader election on, both exit whenever kube-apiserver is down for longer than
+        # their 10 s renew deadline, and the kubelet restarts them with a growing back-off (up to 5 minutes), which
+        # the proofs' deliberate apiserver restarts would then wait for (docs/testbed.md).
+        patches_directory=str(KUBEADM_PATCHES),
+        control_plane_extra_args={
+            "controllerManager": {"leader-elect": "false"},
+            "scheduler": {"leader-elect": "false"},
+        },
         kubelet_extra_config={
             # Imported images cannot be pulled again: never garbage-collect them, never evict for disk.
             "imageGCHighThresholdPercent": 100,
@@ -385,6 +398,8 @@ def _supervise(name: str, argv: list[str]) -> None:
 def _kubeadm_init(log: Callable[[str], None]) -> None:
     config = CONFIG_DIR / "kubeadm-config.yaml"
     config.write_text(kubeadm_config())
+    KUBEADM_PATCHES.mkdir(exist_ok=True)
+    (KUBEADM_PATCHES / "kube-apiserver+strategic.yaml").write_text(APISERVER_PATCH)
     kubeadm = _bin("kubeadm")
     ignore = "--ignore-preflight-errors=" + ",".join(IGNORED_PREFLIGHT_ERRORS)
     log("kubeadm: preflight")
@@ -681,6 +696,21 @@ def status() -> Status:
     return Status(
         ready=ready, kubeconfig=str(KUBECONFIG), version="v" + pinned().kubernetes_version, components=components
     )
+
+
+def apiserver_ready() -> bool:
+    """Whether kube-apiserver answers /readyz with ok."""
+    return _probe_https("https://127.0.0.1:6443/readyz")
+
+
+def wait_until_ready(timeout: float) -> None:
+    """Return once every component runs and the node is Ready; TestbedError naming what is not, after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not (state := status()).ready:
+        if time.monotonic() > deadline:
+            waiting = [f"{name}: {reason}" for name, reason in state.components.items() if reason != "running"]
+            raise TestbedError(f"the testbed is not ready after {timeout:.0f}s: {'; '.join(waiting) or 'node'}")
+        time.sleep(0.5)
 
 
 def _safe_node_ready() -> bool:
