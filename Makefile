@@ -2,8 +2,13 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Proof lanes: LANES=2 runs pytest-xdist workers sharing the one testbed (tests/api_lock.py,
+# docs/writing-a-scenario.md#the-proof-budget). Off by default: pytest-xdist 3.8's loadgroup was seen running a
+# group's tests out of their file order, which the proofs' module fixtures rely on.
+LANES ?= 0
+PYTEST_LANES := $(BIN)/pytest $(if $(filter-out 0,$(LANES)),-n $(LANES) --dist loadgroup)
 
-.PHONY: install test lint unit testbed-build clean
+.PHONY: install test test-variants lint unit testbed-build clean
 
 install: $(BIN)/lab
 
@@ -18,8 +23,14 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lab validate
 
+# Everything but the variants, in lanes; then the tests that make a new testbed, on their own.
 test: install lint
-	$(BIN)/pytest
+	$(PYTEST_LANES) -m "not variants and not alone"
+	$(BIN)/pytest -m "alone and not variants"
+
+# Other seeds, culprits, faults and behaviours of the scenarios: run it for every scenario you touch.
+test-variants: install
+	$(PYTEST_LANES) -m variants
 
 unit: install
 	$(BIN)/pytest -m "not testbed"

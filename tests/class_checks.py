@@ -100,32 +100,3 @@ def render(page: Path, fragment: str = "") -> RenderedTable:
     table = RenderedTable()
     table.feed(result.stdout)
     return table
-
-
-def wait_for_api(timeout: float = 180) -> None:
-    """Wait until the testbed's API server answers with its authorizer ready (others' tests restart it)."""
-    import time
-
-    from labs.targets import resolve
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            kube = resolve("testbed").kube
-            kube.ping()
-            kube.core.list_namespace(limit=1)
-            return
-        except Exception:  # refused, 403 while RBAC loads, 5xx while starting
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(2)
-
-
-def lab_retrying(run, *args: str, attempts: int = 8) -> subprocess.CompletedProcess:
-    """`run(*args)` (a lab command), again after the API server is back when it failed during a restart."""
-    for attempt in range(attempts):
-        wait_for_api()
-        finished = run(*args)
-        if finished.returncode == 0 or attempt == attempts - 1:
-            return finished
-    return finished

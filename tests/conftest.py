@@ -3,16 +3,25 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import criterion_coverage
+import proof_times
 import pytest
+from api_lock import API, settle
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 # Every `lab` the tests run grades in its own process and leaves no grading worker behind (tests/test_engine_worker.py
 # switches it on for its own workers).
 os.environ["CKS_LAB_GRADING_WORKER"] = "0"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(proof_times, "proof_times")
+    config.pluginmanager.register(criterion_coverage, "criterion_coverage")
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,68 @@ class Testbed:
 
 def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def shared_things(item: pytest.Item) -> set[str]:
+    """What a testbed test shares with other tests: the scenarios it starts (its module's, or those it names with
+    `shares`; another start of one resets the first's namespaces and files), the shared components they take over
+    (`exclusive` in scenario.yaml), and components it names with `shares`."""
+    from labs.catalog import Catalog
+
+    own = proof_times.scenario_of(item.nodeid)
+    marked = item.get_closest_marker("shares")
+    named = ([own.split("-")[0]] if own else []) + (list(marked.args) if marked else [])
+    things = set()
+    for name in named:
+        if not name.isdigit():
+            things.add(name)
+            continue
+        scenario = Catalog().find(name)
+        things |= {scenario.id, *scenario.spec.exclusive}
+    return things or {item.path.stem}
+
+
+def lanes(items: list[pytest.Item]) -> dict[str, str]:
+    """Each shared thing's lane: things that some test shares go to one lane (the connected parts of the graph)."""
+    lane: dict[str, str] = {}
+
+    def find(thing: str) -> str:
+        while lane.setdefault(thing, thing) != thing:
+            thing = lane[thing]
+        return thing
+
+    for item in items:
+        first, *others = sorted(shared_things(item))
+        root = find(first)
+        for other in others:
+            lane[find(other)] = root
+    return {thing: find(thing) for thing in lane}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Testbed tests go to lanes (pytest-xdist's loadgroup): tests that share a scenario or a component run in one
+    lane, one after another, in the order of collection."""
+    testbed = [item for item in items if item.get_closest_marker("testbed")]
+    lane = lanes(testbed)
+    for item in testbed:
+        item.add_marker(pytest.mark.xdist_group(lane[min(shared_things(item))]))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    """A testbed test holds the API shared while it runs (its module's fixtures included); one marked
+    `owns_apiserver` holds it exclusively (tests/api_lock.py). A hold an apiserver scenario keeps because it left
+    kube-apiserver down outlives the test."""
+    if item.get_closest_marker("owns_apiserver"):
+        API.own()
+    elif item.get_closest_marker("testbed"):
+        API.share()
+    yield
+    if item.get_closest_marker("owns_apiserver"):
+        settle()  # such a test puts kube-apiserver back as it found it
+    if API.mode == "shared":
+        API.release()
 
 
 @pytest.fixture(autouse=True)
@@ -38,13 +109,28 @@ def testbed() -> Testbed:
     from labs.testbed import cluster
 
     try:
-        kubeconfig = cluster.up(log=lambda message: print(f"[testbed] {message}", flush=True))
+        with _one_lane_at_a_time("testbed-up"):  # the other lanes find it up
+            kubeconfig = cluster.up(log=lambda message: print(f"[testbed] {message}", flush=True))
     except Exception as error:  # any failure to bring it up is reported the same way
         message = f"testbed unavailable: {error}"
         if _in_ci():
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     return Testbed(kubeconfig=kubeconfig, inventory=cluster.inventory())
+
+
+class _one_lane_at_a_time:
+    """An exclusive flock beside the API lock, for what one lane must do alone."""
+
+    def __init__(self, name: str) -> None:
+        API.directory.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(API.directory / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    def __enter__(self) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 import yaml
-from class_checks import lab_retrying, render, validate_junit, wait_for_api
+from class_checks import render, validate_junit
 
 from labs.classroom.practice import cluster_admin_binding, user_kubeconfig
 from labs.classroom.results import COULD_NOT_GRADE
@@ -30,7 +30,7 @@ from labs.targets import resolve
 from labs.testbed import images
 from labs.testbed.build import binaries_dir
 
-pytestmark = [pytest.mark.testbed, pytest.mark.slow]
+pytestmark = [pytest.mark.testbed, pytest.mark.slow, pytest.mark.shares("1", "9")]
 
 LAB = [sys.executable, "-m", "labs.cli"]
 IMMUTABLE, MUTABLE = "01-immutable-pod", "09-remove-mutable-pods"
@@ -71,7 +71,6 @@ def classroom(testbed, tmp_path_factory) -> Iterator[Classroom]:
     directory = tmp_path_factory.mktemp("class")
     suffix = secrets.token_hex(3)
     names = {student: f"{student}-{suffix}" for student in ("alice", "bob", "carol")}
-    wait_for_api()
     rbac = resolve("testbed").kube.rbac
     kubeadm = str(binaries_dir() / "kubeadm")
     states = {student: directory / f"{student}-state" for student in ("alice", "bob")}
@@ -86,16 +85,15 @@ def classroom(testbed, tmp_path_factory) -> Iterator[Classroom]:
         _write_class_file(directory)
 
         alice = functools.partial(lab, states["alice"])
-        started = lab_retrying(alice, "--target", "testbed", "start", "1", "--seed", str(ALICE_SEED), "--force")
+        started = alice("--target", "testbed", "start", "1", "--seed", str(ALICE_SEED), "--force")
         assert started.returncode == 0, started.stderr
-        solved = lab_retrying(alice, "solution", "--apply")
+        solved = alice("solution", "--apply")
         assert solved.returncode == 0, solved.stderr
         bob = functools.partial(lab, states["bob"])
-        started = lab_retrying(bob, "--target", "testbed", "start", "9", "--seed", str(BOB_SEED), "--force")
+        started = bob("--target", "testbed", "start", "9", "--seed", str(BOB_SEED), "--force")
         assert started.returncode == 0, started.stderr
         yield Classroom(directory, names, states)
     finally:
-        wait_for_api()  # the cleanup must not be lost to an API server restart
         for state in states.values():
             if (state / "state.json").exists():
                 lab(state, "reset", "--clean")
@@ -157,7 +155,6 @@ def graded(classroom: Classroom) -> dict:
     out = classroom.directory / "report"
     args = ["grade", "--inventory", str(classroom.class_file), "--out", str(out), "--concurrency", "3"]
     for _ in range(3):  # again when another test restarted the shared API server during the grading
-        wait_for_api()
         before = {student: classroom.pods(state) for student, state in classroom.states.items()}
         graded = subprocess.run(
             [*LAB, *args, "--timeout", "240"], capture_output=True, text=True, timeout=600, check=False

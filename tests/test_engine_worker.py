@@ -195,7 +195,7 @@ def _stop_worker_on(path: Path) -> None:
         probe.connect(str(path))
         pid = worker.peer(probe)[0]
     os.kill(pid, signal.SIGTERM)
-    _wait_for(lambda: not path.exists(), timeout=10, what="the worker to stop")
+    _wait_for(lambda: not path.exists(), timeout=30, what="the worker to stop")
 
 
 @pytest.fixture
@@ -243,6 +243,7 @@ def test_ctrl_c_reaches_the_check_running_in_the_worker(env, running_worker, sil
 
 
 @pytest.mark.testbed
+@pytest.mark.shares("1")
 def test_on_the_testbed_the_worker_grades_what_lab_check_alone_grades(testbed, tmp_path, monkeypatch):
     runtime = tempfile.mkdtemp(prefix="w")
     monkeypatch.setenv("XDG_RUNTIME_DIR", runtime)

@@ -5,7 +5,6 @@ submitted by the student before the time is up."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import subprocess
@@ -14,7 +13,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from class_checks import lab_retrying, wait_for_api
 
 from labs.catalog import Catalog
 from labs.exam.clock import SKEW_VARIABLE
@@ -22,7 +20,7 @@ from labs.exam.selection import choose
 from labs.state import now
 from labs.targets import resolve
 
-pytestmark = [pytest.mark.testbed, pytest.mark.slow]
+pytestmark = [pytest.mark.testbed, pytest.mark.slow, pytest.mark.shares("1", "9")]
 
 LAB = [sys.executable, "-m", "labs.cli"]
 WANTED = {"01-immutable-pod", "09-remove-mutable-pods"}  # quick setups that leave the API server alone
@@ -48,11 +46,7 @@ def exam_file(state: Path) -> dict:
 
 def start(state: Path, tasks: int, seed: int) -> subprocess.CompletedProcess:
     args = ("--target", "testbed", "exam", "start", "--tasks", str(tasks), "--seed", str(seed), "--no-timer")
-    started = lab_retrying(functools.partial(lab, state), *args)
-    if started.returncode != 0 and (state / "exam.json").exists():  # an interrupted setup: clean, then again
-        lab(state, "exam", "clean")
-        started = lab_retrying(functools.partial(lab, state), *args)
-    return started
+    return lab(state, *args)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +58,6 @@ def two_tasks(testbed, tmp_path_factory):
         yield state, started
     finally:
         if (state / "exam.json").exists():
-            wait_for_api()
             lab(state, "exam", "clean")
 
 
@@ -103,7 +96,6 @@ def test_the_end_of_the_time_grades_every_task_with_a_breakdown(two_tasks):
     state, _ = two_tasks
     immutable = next(task for task in exam_file(state)["tasks"] if task["scenario"] == "01-immutable-pod")
     apply_solution(immutable)
-    wait_for_api()
     time_ends = datetime.fromisoformat(exam_file(state)["started_at"]) + timedelta(minutes=120)
     timer = _run_timer(state, skew=(time_ends - now()).total_seconds() + 20)  # as a timer wakes after the end
     assert timer.returncode == 0, timer.stderr
@@ -140,14 +132,12 @@ def apply_solution(task: dict) -> None:
     scenario = Catalog().find(task["scenario"])
     where = TargetRef(kind="testbed")
     attempt = Attempt(scenario=scenario.id, seed=task["seed"], params=task["params"], target=where, started_at=now())
-    wait_for_api()
     session.run_stage(scenario, "solution.yml", resolve("testbed"), attempt, lambda name: None)
 
 
 def test_clean_removes_the_tasks_and_the_exam(two_tasks):
     state, _ = two_tasks
     namespaces = [task["params"]["namespace"] for task in exam_file(state)["tasks"]]
-    wait_for_api()
     cleaned = lab(state, "exam", "clean")
     assert cleaned.returncode == 0, cleaned.stderr
     assert not (state / "exam.json").exists()
@@ -161,12 +151,10 @@ def test_a_one_task_exam_submitted_by_the_student_fails_with_its_breakdown(testb
     started = start(tmp_path, 1, seed)
     try:
         assert started.returncode == 0, started.stderr
-        wait_for_api()
         submitted = lab(tmp_path, "exam", "submit")
         assert submitted.returncode == 1, submitted.stdout + submitted.stderr
         assert "FAILED" in submitted.stdout and "pass mark 67 %), graded when submitted" in submitted.stdout
         assert "missed: " in submitted.stdout and "readOnlyRootFilesystem" in submitted.stdout
         assert exam_file(tmp_path)["submitted_by"] == "student"
     finally:
-        wait_for_api()
         lab(tmp_path, "exam", "clean")

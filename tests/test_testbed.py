@@ -208,6 +208,7 @@ def apply_apiserver_change(manifest: dict, flags: list[str], mounts: list[tuple[
     )
 
 
+@pytest.mark.owns_apiserver
 def test_audit_policy_in_the_manifest_makes_the_kubelet_restart_the_apiserver_and_log(apiserver_manifest, tmp_path):
     policy_dir, log_dir = Path("/etc/kubernetes/tb-audit"), Path("/var/log/tb-audit")
     policy_dir.mkdir(exist_ok=True)
@@ -237,6 +238,7 @@ def test_audit_policy_in_the_manifest_makes_the_kubelet_restart_the_apiserver_an
     wait_for(logged, 30, f"an audit event for configmap {marker} in {log_dir}/audit.log")
 
 
+@pytest.mark.owns_apiserver
 def test_encryption_configuration_encrypts_new_secrets_in_etcd(apiserver_manifest):
     config_dir = Path("/etc/kubernetes/tb-enc")
     config_dir.mkdir(exist_ok=True)

@@ -51,6 +51,7 @@ def _break_apiserver_manifest(broken: str, said: str) -> cluster.Status:
 
 
 @pytest.mark.testbed
+@pytest.mark.owns_apiserver
 def test_a_manifest_that_is_not_yaml_takes_the_apiserver_down_and_status_says_why():
     manifest = cluster.MANIFESTS / "kube-apiserver.yaml"
     broken = manifest.read_text().replace("spec:", "spec:\n  containers: [oops", 1)
@@ -60,6 +61,7 @@ def test_a_manifest_that_is_not_yaml_takes_the_apiserver_down_and_status_says_wh
 
 
 @pytest.mark.testbed
+@pytest.mark.owns_apiserver
 def test_a_manifest_with_a_flag_the_apiserver_refuses_says_what_the_apiserver_said():
     manifest = cluster.MANIFESTS / "kube-apiserver.yaml"
     broken = manifest.read_text().replace("- --advertise-address", "- --no-such-flag=1\n    - --advertise-address", 1)
@@ -117,6 +119,7 @@ def _testbed_traces() -> dict[str, list[str]]:
 
 
 @pytest.mark.testbed
+@pytest.mark.alone
 def test_down_after_a_killed_run_leaves_nothing_behind_and_up_recovers():
     # A killed run: the supervisors and daemons die without any cleanup; pods and their shims stay behind.
     for name in ("kubelet", "containerd"):
