@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -15,6 +16,7 @@ from labs.params import DNS_LABEL, Parameter
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS_DIR = REPO_ROOT / "scenarios"
+SCENARIOS_VARIABLE = "CKS_LAB_SCENARIOS"  # another scenarios directory (tests, authors trying a scenario elsewhere)
 GRADERS_DIR = REPO_ROOT / "graders"
 PLAYBOOKS = ("setup.yml", "solution.yml", "reset.yml")
 DOMAINS = (
@@ -26,7 +28,7 @@ DOMAINS = (
     "Monitoring, Logging and Runtime Security",
 )
 NODES = r"^(controlplane|node0[1-9])$"
-SHARED_COMPONENT = r"^[a-z][a-z0-9-]*$"
+SHARED_COMPONENT = r"^[a-z][a-z0-9-]*(:[a-z][a-z0-9-]*)?$"  # a component, or one part of it: kube-apiserver:audit
 
 
 class ScenarioSpec(BaseModel):
@@ -52,8 +54,9 @@ class ScenarioSpec(BaseModel):
     ] = False  # fmt: skip
     exclusive: Annotated[
         list[Annotated[str, Field(pattern=SHARED_COMPONENT, max_length=40)]],
-        Field(description="shared components the task takes over (e.g. kube-apiserver, falco-rules): an exam never "
-              "asks two scenarios that name the same one (docs/writing-a-scenario.md#shared-components-exclusive)"),
+        Field(description="shared components the task takes over (e.g. falco-rules), or a part of one "
+              "(kube-apiserver:audit): an exam never asks two scenarios that name the same one, nor a component and "
+              "a part of it (docs/writing-a-scenario.md#shared-components-exclusive)"),
     ] = []  # fmt: skip
 
     @field_validator("domain")
@@ -97,7 +100,13 @@ class Scenario:
 
     @property
     def grader(self) -> Path:
-        return GRADERS_DIR / f"test_{self.spec.number:02d}_{self.spec.slug.replace('-', '_')}.py"
+        """graders/test_NN_slug.py, or grader.py in the scenario's own folder (a scenario outside the catalog)."""
+        own = self.directory / "grader.py"
+        return own if own.exists() else GRADERS_DIR / f"test_{self.id.replace('-', '_')}.py"
+
+    def conflicts_with(self, other: Scenario) -> bool:
+        """Both take over one shared component, or one the whole of a component and the other a part of it."""
+        return any(_overlap(mine, theirs) for mine in self.spec.exclusive for theirs in other.spec.exclusive)
 
     def playbook(self, name: str) -> Path:
         """setup.yml, solution.yml or reset.yml of this scenario."""
@@ -109,6 +118,12 @@ class Scenario:
 
         environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
         return environment.from_string(text).render(**params)
+
+
+def _overlap(one: str, other: str) -> bool:
+    """`kube-apiserver:audit` overlaps itself and `kube-apiserver`, not `kube-apiserver:encryption`."""
+    whole = ":" not in one or ":" not in other
+    return one == other or (whole and one.partition(":")[0] == other.partition(":")[0])
 
 
 # libyaml's safe loader when PyYAML was built with it: every command reads the whole catalog, 4x faster this way
@@ -157,8 +172,8 @@ def load(directory: Path) -> Scenario:
 class Catalog:
     """Every scenario under a scenarios/ directory, ordered by number."""
 
-    def __init__(self, root: Path = SCENARIOS_DIR) -> None:
-        self.root = root
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or Path(os.environ.get(SCENARIOS_VARIABLE) or SCENARIOS_DIR).resolve()
         self.invalid: list[ScenarioError] = []
 
     def directories(self) -> list[Path]:

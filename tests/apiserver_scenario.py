@@ -1,6 +1,8 @@
 """Test harness for scenarios that edit the kube-apiserver manifest (06-08, later encryption at rest): the lab
 command against the testbed with its own state directory, in-process grading, restarts of kube-apiserver, and the
 guarantee that the manifest the test found is back (and the apiserver healthy) when the module ends, even on failure.
+Whatever may restart kube-apiserver or leave it down owns the API (tests/api_lock.py) until it is healthy again, so
+the other proof lane never meets one of these restarts.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
+from api_lock import API, settle
 from lab_attempt import Attempt, started
 
 from labs.grading.apiserver import APISERVER_MANIFEST, ApiserverStatus, wait_for_apiserver
@@ -18,6 +21,7 @@ from labs.targets import Target, resolve
 
 MANIFEST = Path(APISERVER_MANIFEST)
 RESTART_TIMEOUT = 240
+STAGES_THAT_EDIT_THE_MANIFEST = ("start", "solution", "reset")
 
 
 def _running_apiserver_pid() -> int | None:
@@ -31,12 +35,22 @@ def _down_after_the_edit(before: int | None) -> Callable[[ApiserverStatus], bool
     return lambda status: not status.ready and (before is None or not Path(f"/proc/{before}").exists())
 
 
+def same_manifest(one: str, other: str) -> bool:
+    """The same pod (the kubelet compares the parsed pod, not the text: no restart between the two)."""
+    try:
+        return yaml.safe_load(one) == yaml.safe_load(other)
+    except yaml.YAMLError:
+        return one == other
+
+
 def restore_manifest(target: Target, text: str) -> None:
-    """Write the manifest `text` (when it differs) and wait until kube-apiserver runs it and is ready."""
-    if MANIFEST.read_text() != text:
+    """Write the manifest `text` (when it describes another pod) and wait until kube-apiserver runs it and is ready."""
+    if not same_manifest(MANIFEST.read_text(), text):
+        API.own()
         MANIFEST.write_text(text)
     status = wait_for_apiserver(target.host("controlplane"), target.kube, timeout=RESTART_TIMEOUT)
     assert status.healthy, f"kube-apiserver did not come back: {status.describe()}"
+    settle()
 
 
 class ApiserverScenario(Attempt):
@@ -60,8 +74,15 @@ class ApiserverScenario(Attempt):
         finally:
             restore_manifest(resolve("testbed"), original)
 
-    def wait_for_api(self) -> None:
-        """Nothing to wait for: see the class."""
+    def run(self, *args: str, timeout: float = 600):
+        """`lab ARGS`; a stage that may restart kube-apiserver (start, solution, reset) owns the API meanwhile."""
+        if not set(args) & set(STAGES_THAT_EDIT_THE_MANIFEST):
+            return super().run(*args, timeout=timeout)
+        API.own()
+        try:
+            return super().run(*args, timeout=timeout)
+        finally:
+            settle()
 
     @property
     def host(self):
@@ -90,11 +111,17 @@ class ApiserverScenario(Attempt):
         assert self.solved_manifest is not None, "needs test_the_reference_solution_passes first"
         manifest = yaml.safe_load(self.solved_manifest)
         edit(manifest)
+        self.restart_with(yaml.safe_dump(manifest), expect_down)
+
+    def restart_with(self, text: str, expect_down: bool = False) -> None:
+        """The manifest `text` written; waits for the restart (or, expect_down, for it to stop serving)."""
+        API.own()
         before = _running_apiserver_pid()
-        MANIFEST.write_text(yaml.safe_dump(manifest))
+        MANIFEST.write_text(text)
         if expect_down:
             status = self.apiserver(until=_down_after_the_edit(before))
             assert not status.ready, "kube-apiserver kept serving"
         else:
             status = self.apiserver()
             assert status.healthy, f"kube-apiserver did not restart: {status.describe()}"
+        settle()

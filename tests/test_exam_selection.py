@@ -105,10 +105,22 @@ def test_scenarios_taking_over_one_component_are_never_asked_together():
     assert all(winners[number] > 0 for number in (1, 2, 3, 4, 5)), winners  # each one of its group gets its turn
 
 
+def test_parts_of_one_component_share_an_exam_and_the_whole_component_shares_it_with_none():
+    audit = scenario(1, RUNTIME, exclusive=["kube-apiserver:audit"])
+    encryption = scenario(2, SUPPLY, exclusive=["kube-apiserver:encryption"])
+    whole = scenario(3, SYSTEM, exclusive=["kube-apiserver"])
+    assert not audit.conflicts_with(encryption)
+    assert audit.conflicts_with(whole) and whole.conflicts_with(encryption)
+    assert audit.conflicts_with(scenario(4, SYSTEM, exclusive=["x", "kube-apiserver:audit"]))
+    for seed in range(100):
+        ids = {choice.scenario.spec.number for choice in choose([audit, encryption, whole], 3, seed)}
+        assert ids in ({1, 2}, {3}), (seed, ids)
+
+
 def test_the_real_catalog_never_asks_two_takers_of_one_component_and_sets_08_up_last():
     scenarios = Catalog().scenarios
     components = {component for s in scenarios for component in s.spec.exclusive}
-    assert {"kube-apiserver", "falco-rules"} <= components
+    assert {"kube-apiserver:audit", "falco-rules"} <= components
     most = len(scenarios) - sum(sum(c in s.spec.exclusive for s in scenarios) - 1 for c in components)
     seen = Counter()
     for seed in range(300):

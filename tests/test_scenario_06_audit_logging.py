@@ -1,6 +1,8 @@
 """Scenario 06 on the testbed: setup fails the grader, the reference solution passes it, and near-misses fail on
 the criterion they miss. Policy mistakes are proven without restarting kube-apiserver (the grader judges the file
-it would load); changes of flags and mounts with one restart each. The original manifest is always put back."""
+it would load); a wrong flag and a wrong mount with one restart together. Three restarts in all: solution, near-miss,
+reset. A policy refused at startup, which takes kube-apiserver down, is proven under the `variants` marker (and 08
+proves the same check live in CI). The original manifest is always put back."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from apiserver_scenario import ApiserverScenario
+from apiserver_scenario import ApiserverScenario, same_manifest
 from lab_attempt import failed, failed_in, kept, message
 
 from labs.grading.apiserver import APISERVER_MANIFEST
@@ -130,25 +132,27 @@ def test_a_writable_policy_mount_and_a_missing_flag_fail_on_their_criteria(lab):
     )
 
 
-def test_a_policy_refused_at_startup_takes_the_apiserver_down_and_the_check_says_why(lab, policy_file):
-    lab.require_solved()
-    policy_file.write_text(POLICY + "rules:\n- level: Metdata\n")
-
-    def restart(manifest: dict) -> None:
-        manifest["spec"]["containers"][0]["command"].append("--audit-log-format=json")
-
-    lab.restart_apiserver(restart, expect_down=True)
-    report = lab.grade()
-    assert failed(report) == ALL - {"test_policy_is_mounted_read_only_and_the_log_directory_writable"}
-    down = message(report, "test_kube_apiserver_is_running_and_ready")
-    assert "not ready" in down and 'Unsupported value: "Metdata"' in down, down
-    assert message(report, "test_kube_apiserver_runs_with_the_policy_and_the_log_path").startswith(
-        "kube-apiserver is not running and ready"
-    )
-
-
 def test_the_original_manifest_is_back_after_reset(lab):
-    reset = lab.run("reset")
+    reset = lab.run("reset", "--clean")
     assert reset.returncode == 0, reset.stderr
-    assert Path(APISERVER_MANIFEST).read_text() == lab.original_manifest
+    assert same_manifest(Path(APISERVER_MANIFEST).read_text(), lab.original_manifest)
     assert lab.apiserver().healthy
+
+
+@pytest.mark.variants
+def test_a_policy_refused_at_startup_takes_the_apiserver_down_and_the_check_says_why(testbed, tmp_path):
+    with ApiserverScenario.started("6", SEED, tmp_path) as lab:
+        lab.solve()
+        Path(lab.params["policy_path"]).write_text(POLICY + "rules:\n- level: Metdata\n")
+
+        def restart(manifest: dict) -> None:
+            manifest["spec"]["containers"][0]["command"].append("--audit-log-format=json")
+
+        lab.restart_apiserver(restart, expect_down=True)
+        report = lab.grade()
+        assert failed(report) == ALL - {"test_policy_is_mounted_read_only_and_the_log_directory_writable"}
+        down = message(report, "test_kube_apiserver_is_running_and_ready")
+        assert "not ready" in down and 'Unsupported value: "Metdata"' in down, down
+        assert message(report, "test_kube_apiserver_runs_with_the_policy_and_the_log_path").startswith(
+            "kube-apiserver is not running and ready"
+        )

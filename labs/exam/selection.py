@@ -1,8 +1,8 @@
 """Which scenarios an exam asks: seats per CKS domain in proportion to the domain's weight in the real exam (among
 the domains that have scenarios), scenarios within a domain drawn with a probability that grows with their points,
 and never two scenarios that take over the same shared component (`exclusive` in scenario.yaml, e.g.
-kube-apiserver). The same seed and catalog always give the same tasks and per-task seeds. Also: the order in which
-the chosen tasks are set up."""
+falco-rules, or the same part of one, e.g. kube-apiserver:audit). The same seed and catalog always give the same
+tasks and per-task seeds. Also: the order in which the chosen tasks are set up."""
 
 from __future__ import annotations
 
@@ -59,8 +59,7 @@ def choose(scenarios: list[Scenario], count: int, seed: int) -> list[Choice]:
         pick = next(s for s in remaining if s.spec.domain == domain)
         chosen.append(pick)
         allocated[domain] += 1
-        taken = set(pick.spec.exclusive)
-        remaining = [s for s in remaining if s is not pick and not taken & set(s.spec.exclusive)]
+        remaining = [s for s in remaining if s is not pick and not pick.conflicts_with(s)]
     rng.shuffle(chosen)
     return [Choice(scenario, rng.randrange(SEED_RANGE)) for scenario in chosen]
 
