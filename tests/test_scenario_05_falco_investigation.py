@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from lab_attempt import TRANSIENT, Attempt, failed, failed_in, message, started
+from lab_attempt import Attempt, failed, failed_in, message, started
 
 from labs.grading.probes import Probe
 
@@ -24,16 +24,6 @@ SHADOW_SEED = 1  # invoices reads /etc/shadow, in the billing namespace with mai
 ANSWER = "test_the_answer_names_a_pod_of_the_workload_falco_alerts_on"
 SCALED = "test_the_deployment_of_that_workload_is_scaled_to_zero_and_kept"
 OTHERS = "test_every_other_deployment_is_untouched_and_available"
-
-
-def _solve(lab: Attempt) -> None:
-    """`lab solution --apply`, again when the shared apiserver restarted under it (the solution is idempotent)."""
-    for _ in range(3):
-        lab.wait_for_api()
-        applied = lab.run("solution", "--apply")
-        if applied.returncode == 0 or not any(word in applied.stdout + applied.stderr for word in TRANSIENT):
-            break
-    assert applied.returncode == 0, applied.stdout + applied.stderr
 
 
 def _workload(lab: Attempt, slot: str) -> tuple[str, str]:
@@ -163,7 +153,7 @@ def test_deleting_the_culprits_pod_instead_of_scaling_fails_on_the_scaling(lab):
 
 
 def test_the_reference_solution_passes(lab):
-    _solve(lab)
+    lab.solve()
     report = lab.check()
     assert (report["exit_code"], report["verdict"], report["score"]) == (0, "pass", 8), report
 
@@ -207,6 +197,7 @@ def test_restarting_another_workload_fails_on_the_others(lab):
     assert f"Deployment {name} in {namespace}: its Pod template was changed (revision 2)" in message(report, OTHERS)
 
 
+@pytest.mark.variants
 def test_the_shadow_reader_is_started_and_solved(testbed, tmp_path_factory):
     with started(5, SHADOW_SEED, tmp_path_factory.mktemp("lab-state")) as attempt:
         assert (attempt.params["culprit"], attempt.params["behaviour"]) == ("invoices", "shadow-reader")
@@ -217,6 +208,6 @@ def test_the_shadow_reader_is_started_and_solved(testbed, tmp_path_factory):
             assert "/etc/shadow" not in _in_pod(attempt, slot, "cat /app/run.sh; ls /etc")
         report = attempt.check()
         assert report["exit_code"] == 1 and failed_in(report) == {ANSWER, SCALED}, report
-        _solve(attempt)
+        attempt.solve()
         report = attempt.check()
         assert (report["exit_code"], report["score"]) == (0, 8), report

@@ -109,6 +109,7 @@ def test_deleting_an_innocent_pod_too_fails(lab):
     assert message(report, OTHERS).startswith(f"deleted although not compromised: {params['api']}")
 
 
+@pytest.mark.variants
 @pytest.mark.parametrize("behaviour", sorted(OTHER_BEHAVIOURS))
 def test_every_behaviour_is_started_and_solved(behaviour, testbed, tmp_path_factory):
     with started(10, OTHER_BEHAVIOURS[behaviour], tmp_path_factory.mktemp("lab-state")) as attempt:

@@ -108,6 +108,7 @@ def test_stopping_the_daemon_but_keeping_its_binary_fails_on_deleting_it(lab):
     assert failed(report) == {DELETED}
 
 
+@pytest.mark.variants
 def test_the_reference_solution_finds_a_connecting_daemon_too(testbed, tmp_path_factory):
     with started(11, CONNECTS_SEED, tmp_path_factory.mktemp("lab-state")) as attempt:
         assert attempt.params["behaviour"] == "connects"

@@ -84,7 +84,6 @@ def _worker_pids(lab: Attempt) -> dict[tuple[str, str], list[int]]:
     processes = node_processes(lab.target.host("controlplane"))
     found: dict[tuple[str, str], list[int]] = {}
     for namespace, name in grader.deployments(params).values():
-        lab.wait_for_api()
         pods = lab.kube.core.list_namespaced_pod(namespace, label_selector=f"app={name}").items
         for pod in pods:
             container_id = pod.status.container_statuses[0].container_id.split("://")[-1]
@@ -156,7 +155,6 @@ def _innocent(lab: Attempt) -> tuple[str, str]:
 
 
 def _scale(lab: Attempt, key: tuple[str, str], replicas: int) -> None:
-    lab.wait_for_api()
     namespace, name = key
     lab.kube.apps.patch_namespaced_deployment_scale(name, namespace, {"spec": {"replicas": replicas}})
 
@@ -201,7 +199,6 @@ def test_naming_another_deployment_and_a_syscall_every_worker_makes_fails_on_bot
 def test_deleting_the_culprits_pods_instead_of_scaling_fails_because_they_come_back(lab):
     _answer(lab, *_culprit_answer(lab))
     namespace, name = lab.grader_module().culprit(lab.params)
-    lab.wait_for_api()
     lab.kube.core.delete_collection_namespaced_pod(namespace, label_selector=f"app={name}", grace_period_seconds=0)
     report = lab.grade()
     assert failed(report) == {SCALED}
@@ -243,13 +240,13 @@ def test_scaling_another_deployment_too_fails_even_when_scaled_back(lab):
 @pytest.mark.slow
 def test_deleting_the_culprits_deployment_fails(lab):
     namespace, name = lab.grader_module().culprit(lab.params)
-    lab.wait_for_api()
     lab.kube.apps.delete_namespaced_deployment(name, namespace)
     report = lab.grade()
     assert SCALED in failed(report)
     assert message(report, SCALED).startswith("the Deployment to scale down was deleted; scale it to 0 instead")
 
 
+@pytest.mark.variants
 @pytest.mark.testbed
 @pytest.mark.slow
 @pytest.mark.parametrize("syscall", sorted(OTHER_SYSCALLS))
