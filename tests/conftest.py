@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,8 +52,8 @@ def shared_things(item: pytest.Item) -> set[str]:
     return things or {item.path.stem}
 
 
-def lanes(items: list[pytest.Item]) -> dict[str, str]:
-    """Each shared thing's lane: things that some test shares go to one lane (the connected parts of the graph)."""
+def lanes(items: list[pytest.Item]) -> list[str]:
+    """Each item's lane: things that some test shares go to one lane (the connected parts of the graph)."""
     lane: dict[str, str] = {}
 
     def find(thing: str) -> str:
@@ -62,12 +61,14 @@ def lanes(items: list[pytest.Item]) -> dict[str, str]:
             thing = lane[thing]
         return thing
 
+    firsts = []
     for item in items:
         first, *others = sorted(shared_things(item))
         root = find(first)
         for other in others:
             lane[find(other)] = root
-    return {thing: find(thing) for thing in lane}
+        firsts.append(first)
+    return [find(first) for first in firsts]
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
@@ -75,9 +76,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Testbed tests go to lanes (pytest-xdist's loadgroup): tests that share a scenario or a component run in one
     lane, one after another, in the order of collection."""
     testbed = [item for item in items if item.get_closest_marker("testbed")]
-    lane = lanes(testbed)
-    for item in testbed:
-        item.add_marker(pytest.mark.xdist_group(lane[min(shared_things(item))]))
+    for item, lane in zip(testbed, lanes(testbed), strict=True):
+        item.add_marker(pytest.mark.xdist_group(lane))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -109,7 +109,7 @@ def testbed() -> Testbed:
     from labs.testbed import cluster
 
     try:
-        with _one_lane_at_a_time("testbed-up"):  # the other lanes find it up
+        with API.alone("testbed-up"):  # the other lanes find it up
             kubeconfig = cluster.up(log=lambda message: print(f"[testbed] {message}", flush=True))
     except Exception as error:  # any failure to bring it up is reported the same way
         message = f"testbed unavailable: {error}"
@@ -117,20 +117,6 @@ def testbed() -> Testbed:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     return Testbed(kubeconfig=kubeconfig, inventory=cluster.inventory())
-
-
-class _one_lane_at_a_time:
-    """An exclusive flock beside the API lock, for what one lane must do alone."""
-
-    def __init__(self, name: str) -> None:
-        API.directory.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(API.directory / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-
-    def __enter__(self) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc: object) -> None:
-        os.close(self.fd)
 
 
 @pytest.fixture(scope="session")
