@@ -13,6 +13,7 @@ import pytest
 from api_lock import API, settle
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+LANELESS: list[str] = []  # testbed tests that pytest-xdist's loadgroup put in no lane
 # Every `lab` the tests run grades in its own process and leaves no grading worker behind (tests/test_engine_worker.py
 # switches it on for its own workers).
 os.environ["CKS_LAB_GRADING_WORKER"] = "0"
@@ -71,13 +72,17 @@ def lanes(items: list[pytest.Item]) -> list[str]:
     return [find(first) for first in firsts]
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+@pytest.hookimpl(wrapper=True)  # around pytest-xdist, which reads the xdist_group marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]):
     """Testbed tests go to lanes (pytest-xdist's loadgroup): tests that share a scenario or a component run in one
-    lane, one after another, in the order of collection."""
+    lane, one after another, in the order of collection. Tests that did not get their lane are noted: the testbed
+    fixture fails them, as they could run one scenario's proof in two lanes at once."""
     testbed = [item for item in items if item.get_closest_marker("testbed")]
     for item, lane in zip(testbed, lanes(testbed), strict=True):
         item.add_marker(pytest.mark.xdist_group(lane))
+    yield
+    if getattr(config.option, "loadgroup", False):
+        LANELESS.extend(item.nodeid for item in testbed if "@" not in item.nodeid)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -108,6 +113,12 @@ def testbed() -> Testbed:
     """The running testbed cluster (started if needed)."""
     from labs.testbed import cluster
 
+    if LANELESS:
+        pytest.fail(
+            f"pytest-xdist put {len(LANELESS)} testbed tests in no lane (first: {LANELESS[0]}): is this a pytest "
+            "whose node ids loadgroup cannot mark? (pytest-dev/pytest-xdist#1386)",
+            pytrace=False,
+        )
     try:
         with API.alone("testbed-up"):  # the other lanes find it up
             kubeconfig = cluster.up(log=lambda message: print(f"[testbed] {message}", flush=True))
