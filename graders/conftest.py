@@ -1,13 +1,11 @@
-"""Fixtures shared by every grader: `params`, `kube`, `node`, `exec_probe` (see labs/grading/fixtures.py).
+"""`lab check` gives every grader labs' fixtures (labs.grading.plugin.FIXTURE_PLUGINS); so does this file when
+pytest runs a grader directly (`pytest graders/test_NN_slug.py` grades the attempt started with `lab start`)."""
 
-`lab check` runs a grader with the attempt's context; `pytest graders/test_NN_slug.py` grades the started attempt.
-"""
+import pytest
 
-from labs.grading.fixtures import (  # noqa: F401 - fixtures and the points marker, re-exported for the graders
-    exec_probe,
-    grading_context,
-    kube,
-    node,
-    params,
-    pytest_configure,
-)
+from labs.grading.plugin import FIXTURE_PLUGINS
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for plugin in FIXTURE_PLUGINS:
+        config.pluginmanager.import_plugin(plugin)

@@ -11,7 +11,6 @@ import os
 import pytest
 
 from labs.grading.falco import FalcoConfig
-from labs.grading.falco_fixtures import *  # noqa: F403 - the fixtures falco_config, falco_rules, attempt_pod ...
 from labs.grading.falco_live import exec_without_terminal, require_falco, wait_for_line
 from labs.grading.pods import text_recorded_by_setup
 from labs.k8s import Kube
@@ -53,6 +52,7 @@ def test_alerts_still_reach_syslog(falco_config):
 
 
 @pytest.mark.points(1)
+@pytest.mark.needs("falco")
 def test_live_falco_was_reloaded_not_restarted(kube: Kube, node, params):
     """Live: Falco still runs as the process setup saw (a hot reload, not a restart)"""
     pid = require_falco(node("controlplane"))
@@ -64,9 +64,10 @@ def test_live_falco_was_reloaded_not_restarted(kube: Kube, node, params):
 
 
 @pytest.mark.points(1)
+@pytest.mark.needs("falco")
 def test_live_a_fresh_alert_arrives_in_the_file_as_json(kube: Kube, live_falco, params, request):
     """Live: an alert raised in pod {pod} arrives in {alerts_file} as a JSON line within seconds"""
-    output = live_falco("controlplane")  # before anything else: where Falco does not run, not judged
+    output = live_falco("controlplane")
     pod = request.getfixturevalue("attempt_pod")
     output.mark()
     exec_without_terminal(kube.kubeconfig, pod.metadata.namespace, pod.metadata.name, "app", "cat", "/etc/shadow")

@@ -11,7 +11,6 @@ import pytest
 
 from labs.audit.model import Request
 from labs.grading.apiserver import wrong_running_flags
-from labs.grading.apiserver_fixtures import *  # noqa: F403 - the fixtures apiserver, running_flags, audit_policy ...
 from labs.grading.audit import (
     AuditProbe,
     LevelCase,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import difflib
 import os
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from labs.capabilities import CAPABILITIES, unknown
 from labs.params import DNS_LABEL, Parameter
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +61,19 @@ class ScenarioSpec(BaseModel):
               "a part of it (docs/writing-a-scenario.md#shared-components-exclusive)"),
     ] = []  # fmt: skip
 
+    needs: Annotated[
+        list[str],
+        Field(description="what the setup needs of a target beyond a cluster (labs/capabilities.py, e.g. apparmor): "
+              "`lab start` refuses a target without it and an exam never draws the scenario there"),
+    ] = []  # fmt: skip
+
+    @field_validator("needs")
+    @classmethod
+    def _known_capabilities(cls, needs: list[str]) -> list[str]:
+        if wrong := unknown(needs):
+            raise ValueError(f"{', '.join(map(repr, wrong))}: not a capability; use one of: {', '.join(CAPABILITIES)}")
+        return needs
+
     @field_validator("domain")
     @classmethod
     def _known_domain(cls, domain: str) -> str:
@@ -103,6 +118,22 @@ class Scenario:
         """graders/test_NN_slug.py, or grader.py in the scenario's own folder (a scenario outside the catalog)."""
         own = self.directory / "grader.py"
         return own if own.exists() else GRADERS_DIR / f"test_{self.id.replace('-', '_')}.py"
+
+    @cached_property
+    def criteria_needs(self) -> list[str]:
+        """What some criterion of the grader needs of a target (`@pytest.mark.needs(...)`), read from its source."""
+        try:
+            tree = ast.parse(self.grader.read_text())
+        except (OSError, SyntaxError):
+            return []  # lab validate reports the grader
+        needs = [
+            argument.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("mark.needs")
+            for argument in node.args
+            if isinstance(argument, ast.Constant) and isinstance(argument.value, str)
+        ]
+        return sorted(set(needs))
 
     def conflicts_with(self, other: Scenario) -> bool:
         """Both take over one shared component, or one the whole of a component and the other a part of it."""

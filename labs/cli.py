@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("scenario", metavar="N|SLUG", help="scenario number or slug (see lab list)")
     start.add_argument("--seed", type=int, help="reproduce an attempt's names and values")
     start.add_argument("--force", action="store_true", help="replace a started scenario without asking")
+    start.add_argument(
+        "--ignore-needs",
+        action="store_true",
+        help="set up on a target that lacks what the scenario needs (authors' proofs on the testbed); the criteria "
+        "that need it are not gradable there",
+    )
 
     add("task", "print the started scenario's task again")
 

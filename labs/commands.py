@@ -7,8 +7,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from labs import output, session, state
-from labs.catalog import Catalog, ScenarioError, UnknownScenario
+from labs import capabilities, output, session, state
+from labs.capabilities import lacking
+from labs.catalog import Catalog, Scenario, ScenarioError, UnknownScenario
 from labs.errors import CannotGrade, LabError
 from labs.grading import worker
 from labs.targets import Target, from_ref, resolve
@@ -55,6 +56,15 @@ def _confirm(question: str) -> bool:
         return False
 
 
+def runs_on(scenario: Scenario) -> str:
+    """Where a scenario can run: the Vagrant VMs have every capability, the testbed none (labs/capabilities.py)."""
+    if missing := lacking(scenario.spec.needs, capabilities.TESTBED):
+        return f"VMs only ({', '.join(missing)})"
+    if missing := lacking(scenario.criteria_needs, capabilities.TESTBED):
+        return f"VMs, testbed ({', '.join(missing)} criteria: VMs)"
+    return "VMs, testbed"
+
+
 def cmd_list(args: argparse.Namespace, catalog: Catalog) -> int:
     saved = state.load()
     rows = []
@@ -75,6 +85,9 @@ def cmd_list(args: argparse.Namespace, catalog: Catalog) -> int:
                 "domain": spec.domain,
                 "points": spec.points,
                 "minutes": spec.minutes,
+                "needs": spec.needs,
+                "criteria_need": scenario.criteria_needs,
+                "runs_on": runs_on(scenario),
                 "status": status,
             }
         )
@@ -99,7 +112,7 @@ def cmd_start(args: argparse.Namespace, catalog: Catalog) -> int:
         target = _target(args)
         with output.playbook_progress(f"setting up {scenario.id} on {target.name}") as on_task:
             try:
-                attempt = session.start(scenario, target, args.seed, on_task, catalog)
+                attempt = session.start(scenario, target, args.seed, on_task, catalog, args.ignore_needs)
             except KeyboardInterrupt:
                 output.error("setup interrupted: `lab reset` finishes it")
                 return 130

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from labs.state import Attempt
 
 PIPE_WIDTH = 200
-STATUS_STYLES = {"pass": "green", "fail": "red", "error": "yellow"}
+STATUS_STYLES = {"pass": "green", "fail": "red", "error": "yellow", "not-gradable": "blue"}
 
 
 def console(stderr: bool = False) -> Console:
@@ -59,6 +59,7 @@ def scenarios_table(rows: list[dict]) -> None:
         table.add_column(column, justify=justify)
     table.add_column("points", justify="right")
     table.add_column("min", justify="right")
+    table.add_column("runs on")
     table.add_column("status")
     for row in rows:
         status = row["status"]
@@ -70,6 +71,7 @@ def scenarios_table(rows: list[dict]) -> None:
             row["domain"],
             str(row["points"]),
             str(row["minutes"]),
+            row["runs_on"],
             f"[{style}]{_escape(status)}[/{style}]" if style else _escape(status),
         )
     console().print(table)
@@ -99,11 +101,12 @@ def report(result: Report) -> None:
     table.add_column()
     for check in result.checks:
         style = STATUS_STYLES[check.status]
-        mark = {"pass": "PASS", "fail": "FAIL", "error": "ERROR"}[check.status]
+        mark = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "not-gradable": "N/A"}[check.status]
         line = _escape(check.title)
         if check.message and not check.passed:
             line += f"\n[dim]{_escape(check.message)}[/dim]"
-        table.add_row(f"[{style}]{mark}[/{style}]", f"{check.points if check.passed else 0}/{check.points}", line)
+        points = f"{check.points if check.passed else 0}/{check.points}" if check.gradable else "-"
+        table.add_row(f"[{style}]{mark}[/{style}]", points, line)
     out.print(table)
     for problem in result.problems:
         out.print(f"[yellow]ERROR[/yellow] {_escape(problem)}")
@@ -112,6 +115,8 @@ def report(result: Report) -> None:
     out.print(f"\n[bold {style}]{verdict}[/bold {style}] {result.scenario}: {result.score}/{result.max_score} points")
     if result.verdict == "error":
         out.print("[dim]Some criteria could not be judged (not counted as failed): fix the cause, check again.[/dim]")
+    if len(result.gradable) < len(result.checks):
+        out.print("[dim]N/A: not gradable on this target, left out of the score; the Vagrant VMs grade them.[/dim]")
 
 
 def status(attempt: Attempt, last: dict | None) -> None:

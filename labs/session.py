@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from labs import state
+from labs.capabilities import explain
 from labs.catalog import Catalog, Scenario
 from labs.errors import CannotGrade, LabError
 from labs.params import generate
@@ -22,6 +23,12 @@ OnTask = Callable[[str], None]
 
 class NothingStarted(LabError):
     """A command needs a started scenario."""
+
+    exit_code = 2
+
+
+class TargetLacks(LabError):
+    """The target lacks what a scenario's setup needs (labs/capabilities.py): nothing was set up."""
 
     exit_code = 2
 
@@ -74,11 +81,21 @@ def new_attempt(scenario: Scenario, target: Target, seed: int | None) -> Attempt
     return Attempt(scenario=scenario.id, seed=seed, params=params, target=target.ref, started_at=state.now())
 
 
-def start(scenario: Scenario, target: Target, seed: int | None, on_task: OnTask, catalog: Catalog) -> Attempt:
+def start(
+    scenario: Scenario, target: Target, seed: int | None, on_task: OnTask, catalog: Catalog, ignore_needs: bool = False
+) -> Attempt:
     """Clean up the previous attempt (another scenario's), set this one up, and record it. Caller holds the lock.
+    A target that lacks what the scenario needs is refused before anything changes, unless `ignore_needs` (a
+    scenario's proof on the testbed: the criteria that need it are then not gradable).
 
     Ctrl-C during setup leaves the attempt in phase "setting-up": `lab reset` runs setup again and repairs it.
     """
+    if (missing := target.lacks(scenario)) and not ignore_needs:
+        raise TargetLacks(
+            f"{scenario.id} needs {explain(missing)}, which the {target.name} target does not have: nothing was set "
+            "up. Run it on the Vagrant VMs (`vagrant up`, then `lab start` on controlplane); `lab list` shows where "
+            "each scenario runs"
+        )
     reachable(target, scenario)
     saved = state.load()
     previous = saved.current

@@ -20,7 +20,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labs.catalog import REPO_ROOT
+from labs import capabilities
+from labs.catalog import REPO_ROOT, Scenario
 from labs.errors import TargetError
 from labs.paths import cache_dir, state_dir
 from labs.state import TargetRef
@@ -44,10 +45,15 @@ class Target:
     kubeconfig: Path
     inventory: dict | Path
     images: dict[str, str] = field(default_factory=dict)
+    capabilities: frozenset[str] = capabilities.EVERYTHING  # what it offers scenarios (labs/capabilities.py)
 
     @property
     def name(self) -> str:
         return self.ref.kind
+
+    def lacks(self, scenario: Scenario) -> list[str]:
+        """What the scenario's setup needs that this target does not have."""
+        return capabilities.lacking(scenario.spec.needs, self.capabilities)
 
     def describe(self) -> str:
         """`testbed (kubeconfig /etc/kubernetes/admin.conf)`."""
@@ -107,7 +113,7 @@ def _testbed() -> Target:
     if not cluster.KUBECONFIG.exists():
         raise TargetError(f"testbed: {cluster.KUBECONFIG} does not exist (start it with `lab testbed up`)")
     substitutes = {"nginx:1.27": images.NGINX_IMAGE, "busybox:1.36": images.BUSYBOX_IMAGE}
-    return Target(TargetRef(kind="testbed"), cluster.KUBECONFIG, cluster.inventory(), substitutes)
+    return Target(TargetRef(kind="testbed"), cluster.KUBECONFIG, cluster.inventory(), substitutes, capabilities.TESTBED)
 
 
 def parse_ssh_config(text: str) -> dict[str, dict[str, str]]:

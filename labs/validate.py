@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
 from labs.ansible import syntax_check
+from labs.capabilities import CAPABILITIES, unknown
 from labs.catalog import PLAYBOOKS, REPO_ROOT, Catalog, Scenario, ScenarioError, load
-from labs.grading.plugin import criterion_points
+from labs.grading.plugin import criterion_needs, criterion_points, forget_modules_in
 from labs.params import DNS_LABEL, WordParameter, generate
 
 SAMPLE_SEEDS = range(5)
@@ -77,6 +80,20 @@ class _Collector:
             self.errors.append(lines[-1] if lines else "cannot be collected")
 
 
+def _star_imports(grader: Path, where: str) -> list[str]:
+    """A grader imports only what it calls: the fixtures come without an import (labs.grading.plugin)."""
+    try:
+        tree = ast.parse(grader.read_text(), str(grader))
+    except SyntaxError:
+        return []  # collecting the grader reports it
+    return [
+        f"grader {where} line {node.lineno}: `from {node.module} import *`; every grader gets the fixtures without "
+        "an import, so import only the names the grader calls"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and any(alias.name == "*" for alias in node.names)
+    ]
+
+
 def _grader(scenario: Scenario) -> list[str]:
     grader = scenario.grader
     where = _relative(grader)
@@ -84,8 +101,12 @@ def _grader(scenario: Scenario) -> list[str]:
         return [f"grader: {where} does not exist"]
     collector = _Collector()
     args = [str(grader), "--collect-only", "-c", "/dev/null", f"--rootdir={grader.parent}", "--import-mode=importlib"]
-    pytest.main([*args, "-p", "no:cacheprovider", "-p", "no:terminal"], plugins=[collector])
-    problems = [f"grader {where}: {error}" for error in collector.errors]
+    known = set(sys.modules)
+    try:
+        pytest.main([*args, "-p", "no:cacheprovider", "-p", "no:terminal"], plugins=[collector])
+    finally:
+        forget_modules_in(grader.parent, known)  # else the next grader.py of another folder is this one again
+    problems = [f"grader {where}: {error}" for error in collector.errors] + _star_imports(grader, where)
     if not collector.items and not problems:
         problems.append(f"grader {where}: no criteria (test functions) found")
     for item in collector.items:
@@ -93,6 +114,9 @@ def _grader(scenario: Scenario) -> list[str]:
             problems.append(f"grader {where}: {item.name} has no @pytest.mark.points(n)")
         if not (getattr(getattr(item, "function", None), "__doc__", None) or "").strip():
             problems.append(f"grader {where}: {item.name} has no docstring (its title)")
+        if wrong := unknown(criterion_needs(item)):
+            known = ", ".join(CAPABILITIES)
+            problems.append(f"grader {where}: {item.name} needs {', '.join(wrong)}: no capability; use one of: {known}")
     total = sum(criterion_points(item) for item in collector.items)
     if collector.items and total != scenario.spec.points:
         problems.append(f"points: scenario.yaml says {scenario.spec.points}, the grader's criteria add up to {total}")

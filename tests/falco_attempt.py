@@ -1,9 +1,9 @@
-"""Helpers for the tests that prove the Falco scenarios (02-05) on the testbed, where Falco cannot run:
+"""Helpers for the tests that prove the Falco scenarios (02-05) on the testbed, which has no Falco:
 
 - `falco_lab(N, SEED)` makes the module's `lab` fixture: scenario N started with SEED, the default rules where the
   package puts them (/etc/falco/falco_rules.yaml, from ../shared/data/falco, never copied into the repository);
-- a live criterion must say "not gradable here" (it is reported as not judged), every other one is judged, and
-  after the reference solution passes (`check_the_solution`);
+- a live criterion (`@pytest.mark.needs("falco")`) must be not gradable on the testbed, every other one is judged,
+  and after the reference solution passes, the verdict a pass (`check_the_solution`);
 - a node file is rewritten for a near-miss and put back afterwards (`rewritten`, `grade_with`), often starting from
   what the reference solution wrote (`SolvedText`).
 """
@@ -19,7 +19,6 @@ import pytest
 from lab_attempt import Attempt, started
 
 from labs.grading.falco import UPSTREAM_RULES
-from labs.grading.falco_live import NOT_GRADABLE
 from labs.grading.report import Report
 
 
@@ -51,19 +50,22 @@ def _checks(report: Report | dict) -> list[dict]:
 
 
 def judged_failures(report: Report | dict, live: set[str]) -> set[str]:
-    """The failed criteria; the `live` ones must be not judged with "not gradable here", nothing else an error."""
+    """The failed criteria; the `live` ones must be not gradable on the testbed (it has no Falco), none an error."""
     checks = _checks(report)
-    errors = {c["id"]: c["message"] for c in checks if c["status"] == "error"}
-    assert set(errors) == live, errors
-    assert all(NOT_GRADABLE in text for text in errors.values()), errors
+    assert not [c for c in checks if c["status"] == "error"], checks
+    not_gradable = {c["id"]: c["message"] for c in checks if c["status"] == "not-gradable"}
+    assert set(not_gradable) == live, not_gradable
+    assert all("needs Falco running on the nodes (falco)" in text for text in not_gradable.values()), not_gradable
     return {c["id"] for c in checks if c["status"] == "fail"}
 
 
 def check_the_solution(lab: Attempt, live: set[str], score: tuple[int, int]) -> None:
-    """`lab solution --apply`, then `lab check`: every criterion but the `live` ones passes, `score` (points, of)."""
+    """`lab solution --apply`, then `lab check`: every criterion but the `live` ones passes, so the verdict is a pass
+    (exit code 0) with `score` (points, of the points gradable here)."""
     lab.solve()
     report = lab.check()
     assert judged_failures(report, live) == set()
+    assert (report["verdict"], report["exit_code"]) == ("pass", 0), report
     assert (report["score"], report["max_score"]) == score
 
 

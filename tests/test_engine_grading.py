@@ -9,14 +9,12 @@ import pytest
 from labs.grading.context import GradingContext
 from labs.grading.plugin import grade
 
-CONFTEST = "from labs.grading.fixtures import grading_context, params, kube, pytest_configure  # noqa: F401\n"
 
-
-def _grade(tmp_path: Path, body: str, params: dict | None = None):
-    (tmp_path / "conftest.py").write_text(CONFTEST)
+def _grade(tmp_path: Path, body: str, params: dict | None = None, capabilities: frozenset[str] = frozenset()):
+    """The grader `body` graded on a fake target with `capabilities`; it gets labs' fixtures without imports."""
     grader = tmp_path / "test_99_demo.py"
     grader.write_text("import pytest\nfrom labs.errors import CannotGrade\n\n" + textwrap.dedent(body))
-    target = SimpleNamespace(name="fake", kube=SimpleNamespace())
+    target = SimpleNamespace(name="fake", kube=SimpleNamespace(), capabilities=capabilities)
     return grade(grader, GradingContext("99-demo", 3, params or {}, target))
 
 
@@ -163,6 +161,45 @@ def test_junit_report_has_messages_and_points_but_no_traceback(tmp_path):
     assert "Traceback" not in text
 
 
+def test_a_criterion_that_needs_what_the_target_lacks_is_not_gradable_and_counts_for_nothing(tmp_path):
+    report = _grade(
+        tmp_path,
+        """
+        @pytest.fixture
+        def profiles():
+            raise AssertionError("a criterion that is not gradable must not run, nor its fixtures")
+
+        @pytest.mark.points(2)
+        @pytest.mark.needs("apparmor")
+        def test_enforced(profiles):
+            '''The profile is enforced'''
+
+        @pytest.mark.needs("falco")
+        def test_alerts():
+            '''Falco alerts'''
+
+        @pytest.mark.points(3)
+        def test_spec():
+            '''The pod names the profile'''
+            assert False, "it does not"
+        """,
+        capabilities=frozenset({"falco"}),
+    )
+    apparmor = "not gradable on the fake target: it needs AppArmor enforcing profiles in the kernel (apparmor)"
+    statuses = {c.id: (c.status, c.message) for c in report.checks}
+    assert statuses == {
+        "test_enforced": ("not-gradable", apparmor),
+        "test_alerts": ("pass", ""),
+        "test_spec": ("fail", "it does not"),
+    }
+    assert (report.verdict, report.score, report.max_score, report.exit_code) == ("fail", 1, 4, 1)
+
+
+def test_with_every_criterion_not_gradable_the_grading_could_not_grade(tmp_path):
+    report = _grade(tmp_path, "@pytest.mark.needs('systemd')\ndef test_a():\n    '''A'''\n")
+    assert (report.checks[0].status, report.verdict, report.max_score) == ("not-gradable", "error", 0)
+
+
 def test_the_junit_report_of_lab_check_is_valid_junit_10_xml(tmp_path):
     """Passed, failed and errored criteria and a grader problem, validated against the Jenkins xunit plugin's
     junit-10.xsd (the schema tests/class_checks.py uses for the class reports too)."""
@@ -175,10 +212,13 @@ def test_the_junit_report_of_lab_check_is_valid_junit_10_xml(tmp_path):
         Check("test_a", "A <holds> & more", 2),
         Check("test_b", "B", 1, "fail", 'not "B"'),
         Check("test_c", "C", 3, "error", "cluster unreachable"),
+        Check("test_d", "D", 2, "not-gradable", "not gradable on the testbed target: it needs Falco (falco)"),
     ]
     path = tmp_path / "junit.xml"
     report.write_junit(path)
     validate_junit(path)
+    text = path.read_text()
+    assert 'skipped="1"' in text and '<skipped message="not gradable on the testbed target' in text
 
 
 def test_the_kube_fixture_reports_an_unreachable_cluster_as_could_not_grade(tmp_path):
@@ -190,7 +230,6 @@ def test_the_kube_fixture_reports_an_unreachable_cluster_as_could_not_grade(tmp_
     )
     from labs.k8s import Kube
 
-    (tmp_path / "conftest.py").write_text(CONFTEST)
     grader = tmp_path / "test_98_kube.py"
     grader.write_text("def test_a(kube):\n    '''Uses the API'''\n")
     target = SimpleNamespace(name="fake", kube=Kube(kubeconfig))
@@ -226,7 +265,6 @@ def test_a_students_broken_yaml_is_a_failed_criterion_naming_the_problem(tmp_pat
 
 
 def test_only_the_selected_criteria_are_reported_and_none_counts_unrun(tmp_path):
-    (tmp_path / "conftest.py").write_text(CONFTEST)
     grader = tmp_path / "test_96_select.py"
     grader.write_text(
         "def test_alpha():\n    '''Alpha'''\n    assert False, 'no'\n\ndef test_beta():\n    '''Beta'''\n"

@@ -2,14 +2,18 @@
 reset repairs it, hints one at a time, starting again asks or needs --force, the status in lab list."""
 
 import json
+import shutil
 from types import SimpleNamespace
 
 import pytest
 
 from labs import commands, session, state
+from labs.capabilities import EVERYTHING
+from labs.catalog import SCENARIOS_DIR, SCENARIOS_VARIABLE
 from labs.cli import main
 from labs.errors import CannotGrade
 from labs.state import TargetRef
+from labs.targets import Target
 
 
 class FakeTarget:
@@ -19,6 +23,9 @@ class FakeTarget:
         self.images: dict = {}
         self.ref = TargetRef(kind="fake")
         self.kube = SimpleNamespace(ping=lambda: "v1.37.2")
+        self.capabilities = EVERYTHING
+
+    lacks = Target.lacks
 
     def describe(self) -> str:
         return "fake target"
@@ -50,6 +57,24 @@ def test_start_sets_up_and_prints_the_task(stages, capsys):
     attempt = state.load().current
     assert (attempt.scenario, attempt.seed, attempt.phase) == ("01-immutable-pod", 3, "ready")
     assert f"Pod {attempt.params['pod']} in Namespace {attempt.params['namespace']}" in out
+    assert stages.ran == ["01-immutable-pod:setup.yml"]
+
+
+def test_a_target_that_lacks_what_the_setup_needs_is_refused_and_nothing_is_set_up(
+    stages, capsys, monkeypatch, tmp_path
+):
+    copy = tmp_path / "scenarios" / "01-immutable-pod"
+    shutil.copytree(SCENARIOS_DIR / "01-immutable-pod", copy)
+    (copy / "scenario.yaml").write_text((copy / "scenario.yaml").read_text() + "needs: [apparmor]\n")
+    monkeypatch.setenv(SCENARIOS_VARIABLE, str(copy.parent))
+    bare = FakeTarget()
+    bare.capabilities = frozenset()
+    monkeypatch.setattr(commands, "resolve", lambda *args: bare)
+    assert main(["start", "1", "--seed", "3"]) == 2
+    said = " ".join(capsys.readouterr().err.split())
+    assert "01-immutable-pod needs AppArmor enforcing profiles in the kernel (apparmor), which the fake target" in said
+    assert (stages.ran, state.load().current) == ([], None)
+    assert main(["start", "1", "--seed", "3", "--ignore-needs"]) == 0
     assert stages.ran == ["01-immutable-pod:setup.yml"]
 
 

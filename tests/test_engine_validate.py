@@ -2,7 +2,8 @@
 
 import shutil
 
-from labs.catalog import SCENARIOS_DIR, Catalog
+from labs.capabilities import CAPABILITIES
+from labs.catalog import GRADERS_DIR, SCENARIOS_DIR, Catalog
 from labs.validate import validate
 
 
@@ -44,3 +45,30 @@ def test_a_missing_playbook_is_named(tmp_path):
     (directory / "solution.yml").unlink()
     (problems,) = validate(Catalog(tmp_path)).values()
     assert "solution.yml: missing" in problems
+
+
+def test_a_star_import_in_a_grader_is_named(tmp_path):
+    directory = _copy_of_scenario_01(tmp_path)
+    grader = (GRADERS_DIR / "test_01_immutable_pod.py").read_text()
+    (directory / "grader.py").write_text(grader.replace("import pytest\n", "import pytest\nfrom os.path import *\n", 1))
+    (problems,) = validate(Catalog(tmp_path)).values()
+    (star,) = [p for p in problems if "import *" in p]
+    assert star.startswith("grader ") and "grader.py line " in star and "`from os.path import *`" in star, star
+
+
+def test_a_criterion_that_needs_no_known_capability_is_named(tmp_path):
+    directory = _copy_of_scenario_01(tmp_path)
+    grader = (GRADERS_DIR / "test_01_immutable_pod.py").read_text()
+    first = grader.index("@pytest.mark.points(")
+    (directory / "grader.py").write_text(grader[:first] + '@pytest.mark.needs("selinux")\n' + grader[first:])
+    (problems,) = validate(Catalog(tmp_path)).values()
+    (wrong,) = [p for p in problems if "selinux" in p]
+    assert "needs selinux: no capability; use one of: apparmor, falco," in wrong, wrong
+
+
+def test_a_scenario_that_needs_no_known_capability_is_refused(tmp_path):
+    directory = _copy_of_scenario_01(tmp_path)
+    path = directory / "scenario.yaml"
+    path.write_text(path.read_text() + "needs: [apparmor, selinux]\n")
+    (problems,) = validate(Catalog(tmp_path)).values()
+    assert problems == ["needs: Value error, 'selinux': not a capability; use one of: " + ", ".join(CAPABILITIES)]

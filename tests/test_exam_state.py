@@ -20,6 +20,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from labs.capabilities import EVERYTHING
 from labs.catalog import Catalog
 from labs.errors import CannotGrade, TargetError
 from labs.exam import clock, exam, timer
@@ -27,6 +28,7 @@ from labs.exam.exam import Exam, ExamTask, TaskResult
 from labs.exam.selection import choose
 from labs.grading.report import Check, Report
 from labs.state import TargetRef, now
+from labs.targets import Target
 
 LAB = [sys.executable, "-m", "labs.cli"]
 
@@ -210,6 +212,9 @@ class FakeTarget:
     def __init__(self, api: bool, node: bool = True) -> None:
         self.ref, self.name, self.images, self.api, self.node = TargetRef(kind="testbed"), "fake", {}, api, node
         self.kube = SimpleNamespace(ping=self._ping)
+        self.capabilities = EVERYTHING
+
+    lacks = Target.lacks
 
     def _ping(self) -> str:
         if not self.api:

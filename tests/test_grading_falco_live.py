@@ -87,8 +87,8 @@ def test_only_lines_appended_to_the_file_output_after_the_mark_are_new(tmp_path)
     assert any('"fresh"' in line for line in output.new_lines())  # this machine has no journal: the file only
 
 
-def test_a_live_criterion_is_not_judged_where_falco_does_not_run():
-    with pytest.raises(pytest.skip.Exception, match="not gradable here: Falco does not run"):
+def test_a_live_criterion_fails_when_falco_is_not_running():
+    with pytest.raises(pytest.fail.Exception, match="no Falco process runs on the node; expected Falco running"):
         require_falco(testinfra.get_host("local://"))
 
 

@@ -39,7 +39,7 @@ def test_the_task_names_this_attempts_rule_list_and_macro(lab):
 
 def test_after_setup_the_check_fails_on_every_rule_criterion(lab):
     report = lab.check()
-    assert report["exit_code"] == 2, "the live criterion is not judged here, so the verdict is 'could not grade'"
+    assert report["exit_code"] == 1, "the criteria judged here fail; the live one is not gradable here"
     assert judged_failures(report, LIVE) == {LIST, MACRO} | RULE_CRITERIA
     assert message_of(report, PRIORITY) == (
         "no rule named 'Shell spawned in a container' is loaded; rules of /etc/falco/falco_rules.local.yaml: none"
@@ -48,7 +48,7 @@ def test_after_setup_the_check_fails_on_every_rule_criterion(lab):
 
 
 def test_the_reference_solution_passes(lab):
-    check_the_solution(lab, LIVE, score=(9, 10))
+    check_the_solution(lab, LIVE, score=(9, 9))
     SOLVED.keep()
 
 

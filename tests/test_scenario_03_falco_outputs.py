@@ -32,7 +32,7 @@ lab = falco_lab(3, SEED)
 
 def test_after_setup_the_check_fails_on_json_and_file(lab):
     report = lab.check()
-    assert report["exit_code"] == 2, "the live criteria are not judged here"
+    assert report["exit_code"] == 1, "the criteria judged here fail; the live ones are not gradable here"
     assert judged_failures(report, LIVE) == {JSON, FILE}
     assert message_of(report, JSON) == (
         "json_output is 'false' (set last in /etc/falco/falco.yaml), which Falco reads as false; expected true"
@@ -41,7 +41,7 @@ def test_after_setup_the_check_fails_on_json_and_file(lab):
 
 
 def test_the_reference_solution_passes(lab):
-    check_the_solution(lab, LIVE, score=(8, 10))
+    check_the_solution(lab, LIVE, score=(8, 8))
     assert Path(DROP_IN).read_text() == SOLVED
     Path(DROP_IN).unlink()
 

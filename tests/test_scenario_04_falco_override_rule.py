@@ -37,14 +37,14 @@ def _override(**changes: object) -> str:
 
 def test_after_setup_the_check_fails_on_the_alert_criteria(lab):
     report = lab.check()
-    assert report["exit_code"] == 2, "the live criterion is not judged here"
+    assert report["exit_code"] == 1, "the criteria judged here fail; the live one is not gradable here"
     assert judged_failures(report, LIVE) == {PRIORITY, OUTPUT}
     assert message_of(report, PRIORITY) == f"rule '{RULE}' alerts with priority Warning, expected ALERT"
     assert message_of(report, OUTPUT).startswith("the alert reads 'Grep private keys or passwords activities found |")
 
 
 def test_the_reference_solution_passes(lab):
-    check_the_solution(lab, LIVE, score=(9, 10))
+    check_the_solution(lab, LIVE, score=(9, 9))
     SOLVED.keep()
 
 

@@ -46,6 +46,7 @@ def _suite(parent: ET.Element, student: StudentResult) -> None:
         tests=str(len(criteria) + len(ungraded)),
         failures=str(sum(c.status == "fail" for c in criteria) + sum(r.status == "fail" for r in ungraded)),
         errors=str(sum(c.status == "error" for c in criteria) + sum(r.status == "error" for r in ungraded)),
+        skipped=str(sum(c.status == "not-gradable" for c in criteria)),
         time=f"{student.seconds:.2f}",
     )
     properties = ET.SubElement(suite, "properties")

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from labs.grading.report import Check
+from labs.grading.report import Check, CheckStatus
 
 Status = Literal["pass", "fail", "error"]
 COULD_NOT_GRADE = "could not grade"
@@ -19,7 +19,7 @@ class CriterionResult(BaseModel):
     id: str
     title: str
     points: int
-    status: Status
+    status: CheckStatus
     message: str = ""
 
     def as_check(self) -> Check:

@@ -169,7 +169,7 @@ def _print_result(graded: Exam) -> int:
         style = output.STATUS_STYLES[result.status]
         status = "could not grade" if result.status == "error" else result.status
         detail = f"\n[dim]{escape(result.message)}[/dim]" if result.message else ""
-        failed = [c["title"] for c in result.criteria if c["status"] != "pass"]
+        failed = [c["title"] for c in result.criteria if c["status"] in ("fail", "error")]
         if failed:
             detail += "\n[dim]missed: " + escape("; ".join(failed)) + "[/dim]"
         earned = f"{round(result.earned, 2):g}/{result.points}"

@@ -168,8 +168,8 @@ def require() -> Exam:
 
 
 def plan(target: Target, tasks: int, minutes: int, seed: int, catalog: Catalog, timer: bool = True) -> Exam:
-    """Check that nothing is in the way and the cluster answers, choose the tasks and draw their parameters; the
-    exam is saved with every task still to set up. Caller holds the lab lock."""
+    """Check that nothing is in the way and the cluster answers, choose the tasks among the scenarios the target can
+    run and draw their parameters; the exam is saved with every task still to set up. Caller holds the lab lock."""
     from labs import session
 
     if load() is not None:
@@ -178,9 +178,9 @@ def plan(target: Target, tasks: int, minutes: int, seed: int, catalog: Catalog, 
     if current is not None:
         raise ExamRunning(f"{current.scenario} is started: `lab reset --clean` it before an exam")
     session.reachable(target)
-    chosen = choose(catalog.scenarios, tasks, seed)
+    chosen = choose([s for s in catalog.scenarios if not target.lacks(s)], tasks, seed)  # only what it can run
     if not chosen:
-        raise LabError(f"no scenarios under {catalog.root}")
+        raise LabError(f"no scenarios under {catalog.root} that the {target.name} target can run")
     exam = Exam(seed=seed, minutes=minutes, target=target.ref, tasks=[], requested_tasks=tasks, timer=timer)
     for number, choice in enumerate(chosen, start=1):
         attempt = session.new_attempt(choice.scenario, target, choice.seed)

@@ -1,7 +1,5 @@
-"""Fixtures for graders of kube-apiserver changes (audit logging, encryption at rest ...). Import the ones a grader
-uses into its module:
-
-    from labs.grading.apiserver_fixtures import *  # noqa: F403 - fixtures
+"""Fixtures for graders of kube-apiserver changes (audit logging, encryption at rest ...). Every grader gets
+them (labs.grading.plugin.FIXTURE_PLUGINS) by naming them as arguments:
 
 - `controlplane`: the testinfra host of node controlplane
 - `apiserver`: ApiserverStatus once the kubelet has applied the last manifest edit (patience for a restart; when
@@ -23,8 +21,6 @@ from labs.audit.loader import PolicyResult
 from labs.audit.manifest import ApiserverManifest
 from labs.grading.apiserver import ApiserverStatus, apiserver_status, wait_for_apiserver
 from labs.grading.audit import policy_on_node
-
-__all__ = ["apiserver", "apiserver_manifest", "audit_policy", "audit_policy_result", "controlplane", "running_flags"]
 
 CONTROLPLANE = "controlplane"
 PATIENCE = 90  # seconds to wait for a kube-apiserver that may be restarting (or, when it cannot start, for the

@@ -1,7 +1,6 @@
 """Fixtures for graders of Falco tasks: the node's Falco read the way Falco 0.42 reads it (labs.grading.falco), the
-attempt's pod, and Falco's live output. Import them into the grader module:
-
-    from labs.grading.falco_fixtures import *  # noqa: F403 - the fixtures falco_config, falco_rules, attempt_pod ...
+attempt's pod, and Falco's live output. Every grader gets them (labs.grading.plugin.FIXTURE_PLUGINS) by naming
+them as arguments:
 
 - `falco_files`: the files of node controlplane, where the tasks' Falco runs (labs.grading.falco.HostFiles)
 - `falco_config`: the effective configuration (falco.yaml and its config_files drop-ins); fails every criterion
@@ -11,8 +10,7 @@ attempt's pod, and Falco's live output. Import them into the grader module:
 - `attempt_pod`: the pod named by the attempt's `namespace` and `pod` parameters, once Ready; fails every criterion
   that uses it with the pods that are there instead
 - `live_falco`: `live_falco(node_name)` is Falco's output on that node (labs.grading.falco_live.FalcoOutput) for
-  a live criterion; it skips the criterion as "not gradable here" where Falco does not run, and only then reads
-  `falco_config`, so a configuration that is broken cannot fail a criterion that could not be judged anyway
+  a live criterion (marked `@pytest.mark.needs("falco")`); a Falco that is not running fails the criterion
 """
 
 from __future__ import annotations
@@ -27,8 +25,6 @@ from labs.grading.falco import FalcoConfig, HostFiles, require_config, require_r
 from labs.grading.falco_live import FalcoOutput, require_falco
 from labs.grading.pods import require_pod
 from labs.k8s import Kube
-
-__all__ = ["attempt_pod", "falco_config", "falco_files", "falco_rules", "live_falco"]
 
 FALCO_NODE = "controlplane"
 
@@ -59,11 +55,11 @@ def attempt_pod(kube: Kube, params) -> Any:
 
 @pytest.fixture
 def live_falco(node, request: pytest.FixtureRequest) -> Callable[[str], FalcoOutput]:
-    """`live_falco(node_name)`: Falco's output on that node, or the criterion skipped where Falco does not run."""
+    """`live_falco(node_name)`: Falco's output on that node; the criterion fails when Falco does not run there."""
 
     def output_on(node_name: str = FALCO_NODE) -> FalcoOutput:
         host = node(node_name)
-        require_falco(host)  # before the configuration: where Falco does not run, the criterion is not judged
+        require_falco(host)
         return FalcoOutput(host, request.getfixturevalue("falco_config"))
 
     return output_on

@@ -2,8 +2,9 @@
 terminal driven with pexpect, or without one), and find fresh alerts in what Falco wrote (its journal, which holds
 the syslog output of the packaged units, and the file_output file when enabled).
 
-Where Falco does not run (the testbed), `require_falco` skips the criterion with "not gradable here", which
-`lab check` shows as not judged; the rest of the grader still runs.
+A live criterion is marked `@pytest.mark.needs("falco")`: on a target without Falco (the testbed) it does not run
+and is not gradable there (labs/grading/plugin.py). On one with Falco, a Falco that is not running fails it
+(`require_falco`): keeping Falco up is part of every Falco task.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from labs.errors import CannotGrade
 from labs.falco.output import OutputFormat, Token
 from labs.grading.falco import FalcoConfig
 
-NOT_GRADABLE = "not gradable here: Falco does not run on this target"
 ALERT_WAIT_SECONDS = 20
 
 
@@ -36,10 +36,14 @@ def falco_pid(host: Any) -> int | None:
 
 
 def require_falco(host: Any) -> int:
-    """Falco's pid on the node, or skip the criterion: it cannot be judged where Falco does not run."""
+    """Falco's pid on the node; a Falco that is not running fails the criterion."""
     pid = falco_pid(host)
     if pid is None:
-        pytest.skip(NOT_GRADABLE)
+        pytest.fail(
+            "no Falco process runs on the node; expected Falco running (systemctl status falco, and journalctl -u "
+            "falco says why it stopped)",
+            pytrace=False,
+        )
     return pid
 
 

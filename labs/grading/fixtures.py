@@ -1,4 +1,4 @@
-"""Fixtures every grader can use (re-exported by graders/conftest.py):
+"""Fixtures every grader can use (labs.grading.plugin.FIXTURE_PLUGINS gives them to every grader):
 
 - `params`: this attempt's parameters (dict)
 - `kube`: typed Kubernetes API clients (`kube.core`, `kube.apps`, ...), checked to answer before any criterion runs
@@ -23,6 +23,7 @@ CONTEXT_KEY = pytest.StashKey[GradingContext]()
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "points(n): the points this criterion is worth (default 1)")
+    config.addinivalue_line("markers", "needs(*capabilities): what judging this criterion needs of the target")
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,8 @@
 """`lab check`: a scenario's pytest module run in-process, each test a criterion with points and a message.
 
 - points: `@pytest.mark.points(n)` (default 1); title: the test's docstring (may use `{param}` placeholders)
+- `@pytest.mark.needs("falco", ...)`: on a target without it (labs/capabilities.py) the criterion is not gradable
+  there: it does not run, and it is left out of the score and the verdict with the reason
 - an assertion (or pytest.fail) -> the criterion fails with the assertion's text, never a traceback
 - CannotGrade, access denied, an unreachable cluster or a grader bug -> the criterion is an error: the verdict is
   "error" (exit 2), never counted as a fail
@@ -16,13 +18,16 @@ from typing import Any
 
 import pytest
 
+from labs.capabilities import explain, lacking
 from labs.errors import CannotGrade
 from labs.grading.context import GradingContext
 from labs.grading.fixtures import CONTEXT_KEY
-from labs.grading.report import Check, Report, Status
+from labs.grading.report import Check, CheckStatus, Report
 
+# The fixtures every grader gets without importing them (a grader imports only what it calls).
+FIXTURE_PLUGINS = ("labs.grading.fixtures", "labs.grading.falco_fixtures", "labs.grading.apiserver_fixtures")
 # pytest's own plugins that grading has no use for: each one costs time on every `lab check` (unraisableexception
-# runs gc.collect() twice per test). Graders get labs' fixtures (labs.grading.fixtures) and pytest's core, not
+# runs gc.collect() twice per test). Graders get labs' fixtures (FIXTURE_PLUGINS) and pytest's core, not
 # tmp_path, monkeypatch, capsys or recwarn.
 UNUSED_PLUGINS = (
     "cacheprovider",
@@ -69,6 +74,15 @@ def criterion_points(item: pytest.Item) -> int:
     return int(marker.args[0]) if marker and marker.args else 1
 
 
+def criterion_needs(item: pytest.Item) -> list[str]:
+    """What judging a criterion needs of the target (`@pytest.mark.needs(...)`, nothing by default)."""
+    return [need for marker in item.iter_markers("needs") for need in marker.args]
+
+
+class NotGradable(pytest.skip.Exception):
+    """The target lacks what judging a criterion needs."""
+
+
 def assertion_message(excinfo: pytest.ExceptionInfo) -> str:
     """The assertion's own text; for a bare `assert`, the statement that did not hold."""
     text = str(excinfo.value).strip()
@@ -87,9 +101,11 @@ def assertion_message(excinfo: pytest.ExceptionInfo) -> str:
     return f"not true: {statement}" if statement else "the criterion does not hold"
 
 
-def classify(excinfo: pytest.ExceptionInfo, server: str) -> tuple[Status, str]:
-    """Fail (the answer falls short) or error (could not judge), with the message to show."""
+def classify(excinfo: pytest.ExceptionInfo, server: str) -> tuple[CheckStatus, str]:
+    """Fail (the answer falls short), error (could not judge) or not gradable on this target, with the message."""
     error = excinfo.value
+    if isinstance(error, NotGradable):
+        return "not-gradable", str(error.msg)
     if isinstance(error, CannotGrade):
         return "error", str(error)
     if isinstance(error, pytest.fail.Exception):
@@ -124,6 +140,13 @@ class GradingPlugin:
     def pytest_configure(self, config: pytest.Config) -> None:
         config.stash[CONTEXT_KEY] = self.context
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """A criterion that needs what the target lacks does not run (nor do its fixtures)."""
+        needs = criterion_needs(item)
+        if needs and (missing := lacking(needs, self.context.target.capabilities)):
+            raise NotGradable(f"not gradable on the {self.context.target.name} target: it needs {explain(missing)}")
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         # session.items: after -k deselection. Until a criterion has run and passed it counts as not judged.
         for item in session.items:
@@ -150,7 +173,7 @@ class GradingPlugin:
         return report
 
 
-def _forget_modules_in(directory: Path, known: set[str]) -> None:
+def forget_modules_in(directory: Path, known: set[str]) -> None:
     """Drop the modules pytest imported from `directory` (those not in `known` before), so that the next grading in
     this process (tests, an instructor's batch, the grading worker) imports the graders afresh instead of reusing a
     same-named module."""
@@ -173,6 +196,7 @@ def grade(grader: Path, context: GradingContext, keyword: str | None = None) -> 
         "--assert=plain",
         "--disable-plugin-autoload",  # graders get labs' fixtures only, whatever else is installed
         *(option for plugin in UNUSED_PLUGINS for option in ("-p", f"no:{plugin}")),
+        *(option for plugin in FIXTURE_PLUGINS for option in ("-p", plugin)),
     ]
     if keyword:
         args += ["-k", keyword]
@@ -184,7 +208,7 @@ def grade(grader: Path, context: GradingContext, keyword: str | None = None) -> 
     try:
         code = pytest.main(args, plugins=[plugin])
     finally:
-        _forget_modules_in(grader.parent, known)
+        forget_modules_in(grader.parent, known)
     if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         plugin.problems.append(f"pytest could not run the grader {grader} (exit code {int(code)})")
     report.checks = list(plugin.checks.values())

@@ -10,22 +10,28 @@ if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
 
 Status = Literal["pass", "fail", "error"]
+CheckStatus = Literal["pass", "fail", "error", "not-gradable"]
 EXIT_CODES = {"pass": 0, "fail": 1, "error": 2}
 
 
 @dataclass
 class Check:
-    """One criterion: passed, failed (the student's answer falls short) or error (it could not be judged)."""
+    """One criterion: passed, failed (the student's answer falls short), error (it could not be judged) or not
+    gradable (the target lacks what judging it needs: left out of the score and the verdict)."""
 
     id: str
     title: str
     points: int
-    status: Status = "pass"
+    status: CheckStatus = "pass"
     message: str = ""
 
     @property
     def passed(self) -> bool:
         return self.status == "pass"
+
+    @property
+    def gradable(self) -> bool:
+        return self.status != "not-gradable"
 
     def as_json(self) -> dict:
         return {
@@ -48,11 +54,17 @@ class Report:
     problems: list[str] = field(default_factory=list)
 
     @property
+    def gradable(self) -> list[Check]:
+        """The criteria judged on this target (not those it lacks a capability for)."""
+        return [c for c in self.checks if c.gradable]
+
+    @property
     def verdict(self) -> Status:
-        """error if anything could not be judged (never counted as a fail), else pass only if every check passed."""
-        if self.problems or not self.checks or any(c.status == "error" for c in self.checks):
+        """error if anything could not be judged (never counted as a fail), else pass only if every check passed;
+        criteria not gradable on the target count for neither, but a grading with none gradable is an error."""
+        if self.problems or not self.gradable or any(c.status == "error" for c in self.checks):
             return "error"
-        return "pass" if all(c.passed for c in self.checks) else "fail"
+        return "pass" if all(c.passed for c in self.gradable) else "fail"
 
     @property
     def score(self) -> int:
@@ -60,7 +72,8 @@ class Report:
 
     @property
     def max_score(self) -> int:
-        return sum(c.points for c in self.checks)
+        """The points of the gradable criteria."""
+        return sum(c.points for c in self.gradable)
 
     @property
     def exit_code(self) -> int:
@@ -91,6 +104,7 @@ class Report:
             tests=str(len(self.checks)),
             failures=str(sum(c.status == "fail" for c in self.checks)),
             errors=str(sum(c.status == "error" for c in self.checks) + len(self.problems)),
+            skipped=str(sum(not c.gradable for c in self.checks)),
         )
         properties = ET.SubElement(suite, "properties")
         for name, value in (("seed", self.seed), ("score", self.score), ("max_score", self.max_score)):
@@ -105,15 +119,16 @@ class Report:
 
 
 def add_junit_case(suite: Element, classname: str, check: Check) -> Element:
-    """A JUnit <testcase> for one criterion under `suite`: a fail as <failure>, an error as <error>, each with the
-    criterion's message, and its points as `points: N` in <system-out> (the JUnit schema has no properties on a
+    """A JUnit <testcase> for one criterion under `suite`: a fail as <failure>, an error as <error>, a criterion not
+    gradable on the target as <skipped>, each with the criterion's message, and its points as `points: N` in
+    <system-out> (the JUnit schema has no properties on a
     test case; Jenkins and GitLab show a case's output beside it). Shared by `lab check --junit` and the class
     reports."""
     from xml.etree import ElementTree as ET
 
     case = ET.SubElement(suite, "testcase", classname=classname, name=check.title)
     if check.status != "pass":
-        tag = "failure" if check.status == "fail" else "error"
+        tag = {"fail": "failure", "error": "error", "not-gradable": "skipped"}[check.status]
         ET.SubElement(case, tag, message=check.message).text = check.message
     ET.SubElement(case, "system-out").text = f"points: {check.points}"
     return case

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 
 from labs.grading.apiserver import wrong_running_flags
-from labs.grading.apiserver_fixtures import *  # noqa: F403 - the fixtures apiserver, running_flags ...
-from labs.grading.fixtures import *  # noqa: F403 - what graders/conftest.py gives the catalog's graders
 
 
 @pytest.mark.points(1)
