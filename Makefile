@@ -23,9 +23,10 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lab validate
 
-# Everything but the variants, in lanes; then the tests that make a new testbed, on their own.
+# Everything but the variants, in lanes (failing when a grader criterion was never seen failing or passing); then
+# the tests that make a new testbed, on their own.
 test: install lint
-	$(PYTEST_LANES) -m "not variants and not alone"
+	CKS_LAB_REQUIRE_CRITERIA=1 $(PYTEST_LANES) -m "not variants and not alone"
 	$(BIN)/pytest -m "alone and not variants"
 
 # Other seeds, culprits, faults and behaviours of the scenarios: run it for every scenario you touch.

@@ -1,8 +1,11 @@
 """A pytest plugin: which proofs saw each grader criterion fail and which saw it pass. Every grading a proof makes
 (tests/lab_attempt.py: `lab check --json` and in-process grading) is recorded under the test that made it; at the end
-of the run, the criteria of the graders whose proofs ran are listed that no proof saw failing, or saw passing.
-Works under xdist (workers hand their records to the controller). With CKS_LAB_CRITERIA=FILE the whole record is
-written as JSON: {scenario: {criterion: {"failed": [test ids], "passed": [test ids]}}}."""
+of the run every criterion of the graders whose proofs ran is listed with how many proofs saw it fail and pass.
+With CKS_LAB_REQUIRE_CRITERIA=1 (`make test`) the run fails when one was never seen failing, or never passing: no
+grader criterion goes unproven. A criterion that needs what the testbed lacks (`@pytest.mark.needs`) is listed as
+VM-only instead: its logic is unit-tested on recorded outputs. Works under xdist (workers hand their records to the
+controller). With CKS_LAB_CRITERIA=FILE the whole record is written as JSON:
+{scenario: {criterion: {"failed": [test ids], "passed": [test ids]}}}."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from labs import capabilities
 from labs.catalog import Catalog
 
 Seen = dict[str, dict[str, dict[str, set[str]]]]
@@ -28,15 +32,23 @@ def record(scenario: str, checks: list[dict]) -> None:
             seen[scenario][check["id"]]["passed" if check["status"] == "pass" else "failed"].add(test)
 
 
-def criteria(grader: Path) -> list[str]:
-    """The criteria of a grader: its test functions marked with points."""
+def criteria(grader: Path) -> dict[str, list[str]]:
+    """The criteria of a grader (its test functions marked with points), each with what it needs of a target."""
     tree = ast.parse(grader.read_text())
-    return [
-        node.name
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef)
-        and any("points" in ast.unparse(decorator) for decorator in node.decorator_list)
-    ]
+    found = {}
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        marks = [decorator for decorator in node.decorator_list if isinstance(decorator, ast.Call)]
+        if any(ast.unparse(mark.func).endswith("mark.points") for mark in marks):
+            found[node.name] = [
+                argument.value
+                for mark in marks
+                if ast.unparse(mark.func).endswith("mark.needs")
+                for argument in mark.args
+                if isinstance(argument, ast.Constant)
+            ]
+    return found
 
 
 def as_json(record_: Seen) -> dict:
@@ -53,37 +65,58 @@ def merge(data: dict) -> None:
                 seen[scenario][criterion][side].update(tests)
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    workeroutput = getattr(session.config, "workeroutput", None)
-    if workeroutput is not None:  # an xdist worker: the controller reports
-        workeroutput["criteria"] = json.dumps(as_json(seen))
-
-
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node, error) -> None:
     merge(json.loads(getattr(node, "workeroutput", {}).get("criteria", "{}")))
 
 
-def gaps() -> list[str]:
-    """Criteria of the graded scenarios that no proof saw failing, or none saw passing."""
-    found = []
+def table() -> list[tuple[str, int, int, str]]:
+    """(scenario::criterion, proofs that saw it fail, proofs that saw it pass, what is missing) for every criterion
+    of the graders whose proofs ran; what is missing is "", "never seen failing/passing" or "VM-only (needs ...)"."""
+    rows = []
     for scenario in Catalog().scenarios:
         if scenario.id not in seen:
             continue
-        for criterion in criteria(scenario.grader):
+        for criterion, needs in criteria(scenario.grader).items():
             sides = seen[scenario.id].get(criterion, {"failed": set(), "passed": set()})
-            found += [f"{scenario.id}::{criterion} never seen {side}" for side in sides if not sides[side]]
-    return found
+            missing = capabilities.lacking(needs, capabilities.TESTBED)
+            if missing:
+                gap = f"VM-only (needs {', '.join(missing)})"
+            else:
+                gap = " and ".join(f"never seen {side}" for side in ("failed", "passed") if not sides[side])
+            rows.append((f"{scenario.id}::{criterion}", len(sides["failed"]), len(sides["passed"]), gap))
+    return rows
+
+
+def gaps() -> list[str]:
+    """Criteria the testbed can judge that no proof saw failing, or none saw passing."""
+    return [f"{name} {gap}" for name, _, _, gap in table() if gap.startswith("never")]
+
+
+def _required() -> bool:
+    return os.environ.get("CKS_LAB_REQUIRE_CRITERIA", "") not in ("", "0")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller reports
+        workeroutput["criteria"] = json.dumps(as_json(seen))
+    elif seen and _required() and gaps() and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
     if not seen:
         return
-    terminalreporter.section("grader criteria seen failing and passing")
+    rows = table()
+    write = terminalreporter.write_line
+    terminalreporter.section("grader criteria: proofs that saw each fail and pass")
+    write(f"{'criterion':<100} {'failed':>6} {'passed':>6}")
+    for name, failed, passed, gap in rows:
+        write(f"{name:<100} {failed:>6} {passed:>6}  {gap}".rstrip())
     missing = gaps()
-    total = sum(len(criteria(s.grader)) for s in Catalog().scenarios if s.id in seen)
-    terminalreporter.write_line(f"{len(seen)} scenarios graded, {total} criteria, {len(missing)} not seen both ways")
-    for line in missing:
-        terminalreporter.write_line(f"  {line}")
+    verdict = "the run fails (CKS_LAB_REQUIRE_CRITERIA)" if missing and _required() else ""
+    scenarios = len({name.split("::")[0] for name, *_ in rows})
+    write(f"{len(rows)} criteria of {scenarios} scenarios, {len(missing)} not seen both ways {verdict}".rstrip())
     if target := os.environ.get("CKS_LAB_CRITERIA"):
         Path(target).write_text(json.dumps(as_json(seen), indent=1, sort_keys=True) + "\n")

@@ -1,6 +1,7 @@
 """Scenario 04 on the testbed: setup fails the grader, the reference solution (an override block) passes it, the
 whole rule redefined in the local file passes too, and near-misses fail on their criterion: the default rules file
-edited, `append` instead of `replace`, the priority left as it was, the override in a file Falco does not load.
+edited, `append` instead of `replace`, the priority left as it was, the override in a file Falco does not load, an
+override of a misspelled rule (Falco refuses to load it).
 
 Seed 20261204 draws: rule "Search Private Keys or Passwords", priority ALERT, output
 "%evt.time,%user.name,%container.name,%proc.name,%k8s.ns.name,%k8s.pod.name"."""
@@ -90,4 +91,12 @@ def test_a_condition_widened_by_the_override_fails_on_detection(lab):
     assert judged_failures(report, LIVE) == {DETECTS}
     assert message_of(report, DETECTS) == (
         f"rule '{RULE}' now also fires for: find / -name notes.txt; keep its condition"
+    )
+
+
+def test_an_override_of_a_misspelled_rule_fails_on_loading_the_rules(lab):
+    report = grade_with(lab, LOCAL_RULES, _override(rule=RULE.replace("Keys", "Key")))
+    assert {"test_falco_loads_the_rules", PRIORITY, OUTPUT} <= judged_failures(report, LIVE)
+    assert "An 'override.<key>: replace' to a rule was requested but no rule by that name already exists" in (
+        message_of(report, "test_falco_loads_the_rules")
     )

@@ -1,8 +1,8 @@
 """Scenario 06 on the testbed: setup fails the grader, the reference solution passes it, and near-misses fail on
 the criterion they miss. Policy mistakes are proven without restarting kube-apiserver (the grader judges the file
-it would load); a wrong flag and a wrong mount with one restart together. Three restarts in all: solution, near-miss,
-reset. A policy refused at startup, which takes kube-apiserver down, is proven under the `variants` marker (and 08
-proves the same check live in CI). The original manifest is always put back."""
+it would load). Three restarts in all: the solution; a policy refused at startup, which takes kube-apiserver down
+(the only way to see its health criterion fail); and the reset, which brings it back with the original manifest. A
+wrong flag and a wrong mount (one restart together) are proven under the `variants` marker."""
 
 from __future__ import annotations
 
@@ -110,7 +110,37 @@ def test_secrets_at_request_level_fail_on_the_secrets_criterion(lab, policy_file
     assert ": Request (rule 2), expected Metadata" in message(report, "test_secrets_are_logged_at_metadata")
 
 
-def test_a_writable_policy_mount_and_a_missing_flag_fail_on_their_criteria(lab):
+def test_a_policy_refused_at_startup_takes_the_apiserver_down_and_the_check_says_why(lab):
+    Path(lab.params["policy_path"]).write_text(POLICY + "rules:\n- level: Metdata\n")  # down until the reset
+
+    def restart(manifest: dict) -> None:
+        manifest["spec"]["containers"][0]["command"].append("--audit-log-format=json")
+
+    lab.restart_apiserver(restart, expect_down=True)
+    report = lab.grade()
+    assert failed(report) == ALL - {"test_policy_is_mounted_read_only_and_the_log_directory_writable"}
+    down = message(report, "test_kube_apiserver_is_running_and_ready")
+    assert "not ready" in down and 'Unsupported value: "Metdata"' in down, down
+    assert message(report, "test_kube_apiserver_runs_with_the_policy_and_the_log_path").startswith(
+        "kube-apiserver is not running and ready"
+    )
+
+
+def test_reset_brings_the_down_apiserver_back_with_the_original_manifest(lab):
+    reset = lab.run("reset", "--clean")
+    assert reset.returncode == 0, reset.stderr
+    assert same_manifest(Path(APISERVER_MANIFEST).read_text(), lab.original_manifest)
+    assert lab.apiserver().healthy
+
+
+@pytest.mark.variants
+def test_a_writable_policy_mount_and_a_missing_flag_fail_on_their_criteria(testbed, tmp_path):
+    with ApiserverScenario.started("6", SEED, tmp_path) as lab:
+        lab.solve()
+        _mount_and_flag_near_miss(lab)
+
+
+def _mount_and_flag_near_miss(lab: ApiserverScenario) -> None:
     def near_miss(manifest: dict) -> None:
         container = manifest["spec"]["containers"][0]
         container["command"] = [arg for arg in container["command"] if not arg.startswith("--audit-log-maxbackup")]
@@ -130,29 +160,3 @@ def test_a_writable_policy_mount_and_a_missing_flag_fail_on_their_criteria(lab):
     assert "is writable, expected readOnly: true" in message(
         report, "test_policy_is_mounted_read_only_and_the_log_directory_writable"
     )
-
-
-def test_the_original_manifest_is_back_after_reset(lab):
-    reset = lab.run("reset", "--clean")
-    assert reset.returncode == 0, reset.stderr
-    assert same_manifest(Path(APISERVER_MANIFEST).read_text(), lab.original_manifest)
-    assert lab.apiserver().healthy
-
-
-@pytest.mark.variants
-def test_a_policy_refused_at_startup_takes_the_apiserver_down_and_the_check_says_why(testbed, tmp_path):
-    with ApiserverScenario.started("6", SEED, tmp_path) as lab:
-        lab.solve()
-        Path(lab.params["policy_path"]).write_text(POLICY + "rules:\n- level: Metdata\n")
-
-        def restart(manifest: dict) -> None:
-            manifest["spec"]["containers"][0]["command"].append("--audit-log-format=json")
-
-        lab.restart_apiserver(restart, expect_down=True)
-        report = lab.grade()
-        assert failed(report) == ALL - {"test_policy_is_mounted_read_only_and_the_log_directory_writable"}
-        down = message(report, "test_kube_apiserver_is_running_and_ready")
-        assert "not ready" in down and 'Unsupported value: "Metdata"' in down, down
-        assert message(report, "test_kube_apiserver_runs_with_the_policy_and_the_log_path").startswith(
-            "kube-apiserver is not running and ready"
-        )

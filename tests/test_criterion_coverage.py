@@ -1,0 +1,44 @@
+"""The criterion coverage report on a made-up record: every criterion with its counts, the gaps that fail a
+`make test`, and criteria that need what the testbed lacks listed as VM-only instead."""
+
+from collections import defaultdict
+
+import criterion_coverage
+import pytest
+
+from labs.catalog import Catalog
+
+
+@pytest.fixture
+def record(monkeypatch):
+    """A fresh record in place of this session's own."""
+    fresh = defaultdict(lambda: defaultdict(lambda: {"failed": set(), "passed": set()}))
+    monkeypatch.setattr(criterion_coverage, "seen", fresh)
+    return fresh
+
+
+def _seen_both_ways(record, scenario: str, but: str = "") -> None:
+    for criterion in criterion_coverage.criteria(Catalog().find(scenario).grader):
+        record[Catalog().find(scenario).id][criterion]["passed"].add("proof")
+        if criterion != but:
+            record[Catalog().find(scenario).id][criterion]["failed"].add("proof")
+
+
+def test_a_criterion_never_seen_failing_is_a_gap(record):
+    _seen_both_ways(record, "1", but="test_no_hostpath_volume")
+    assert criterion_coverage.gaps() == ["01-immutable-pod::test_no_hostpath_volume never seen failed"]
+    rows = {name: (failed, passed) for name, failed, passed, _ in criterion_coverage.table()}
+    assert rows["01-immutable-pod::test_no_hostpath_volume"] == (0, 1)
+    assert rows["01-immutable-pod::test_nginx_answers_http"] == (1, 1)
+
+
+def test_a_criterion_that_needs_falco_is_vm_only_not_a_gap(record):
+    _seen_both_ways(record, "2")
+    live = "02-falco-shell-rule::test_live_falco_alerts_for_shells_exec_d_into_the_pod"
+    assert {name: gap for name, _, _, gap in criterion_coverage.table()}[live] == "VM-only (needs falco)"
+    assert criterion_coverage.gaps() == []
+
+
+def test_scenarios_whose_proofs_did_not_run_are_left_out(record):
+    _seen_both_ways(record, "1")
+    assert {name.split("::")[0] for name, *_ in criterion_coverage.table()} == {"01-immutable-pod"}
