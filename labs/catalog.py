@@ -115,9 +115,12 @@ class Scenario:
 
     @property
     def grader(self) -> Path:
-        """graders/test_NN_slug.py, or grader.py in the scenario's own folder (a scenario outside the catalog)."""
+        """grader.py in the scenario's own folder (a scenario outside the catalog), else graders/test_NN_slug.py
+        beside its scenarios folder (a checkout made by `lab new`), else that of this checkout."""
         own = self.directory / "grader.py"
-        return own if own.exists() else GRADERS_DIR / f"test_{self.id.replace('-', '_')}.py"
+        name = f"test_{self.id.replace('-', '_')}.py"
+        beside = self.directory.parent.parent / "graders" / name
+        return next((path for path in (own, beside) if path.exists()), GRADERS_DIR / name)
 
     @cached_property
     def criteria_needs(self) -> list[str]:

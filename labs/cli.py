@@ -98,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate = add("validate", "check every scenario: schema, templates, playbooks, grader")
     validate.add_argument("--json", action="store_true", help="print JSON")
 
+    new = add("new", "write a new scenario's files (scenario.yaml, playbooks, grader, proof) to fill in")
+    new.add_argument("name", metavar="NN-SLUG", help="number and slug, e.g. 42-seccomp-profile")
+    new.add_argument("--domain", required=True, help="the CKS domain, e.g. 'System Hardening'")
+
     for module in COMMAND_GROUPS:
         if importlib.util.find_spec(module) is not None:
             importlib.import_module(module).register(commands)

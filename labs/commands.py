@@ -233,6 +233,22 @@ def cmd_validate(args: argparse.Namespace, catalog: Catalog) -> int:
     return 1 if not results or any(results.values()) else 0
 
 
+def cmd_new(args: argparse.Namespace, catalog: Catalog) -> int:
+    from labs import scaffold
+
+    wanted = scaffold.parse(args.name, args.domain)
+    root = catalog.root.parent  # the checkout whose scenarios/ this is
+    written = scaffold.write(wanted, root, {scenario.spec.number for scenario in catalog.scenarios})
+    out = output.console()
+    for path in written:
+        out.print(f"[green]wrote[/green] {path}")
+    out.print(
+        f"Fill in every TODO (docs/writing-a-scenario.md), then `lab validate` and prove it on the testbed: "
+        f"`pytest {written[-1].relative_to(root)}` fails until the grader, the playbooks and the near-misses are done."
+    )
+    return 0
+
+
 COMMANDS = {
     "list": cmd_list,
     "start": cmd_start,
@@ -243,4 +259,5 @@ COMMANDS = {
     "solution": cmd_solution,
     "reset": cmd_reset,
     "validate": cmd_validate,
+    "new": cmd_new,
 }
