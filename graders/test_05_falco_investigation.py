@@ -19,14 +19,14 @@ from labs.grading.deployments import disturbed_deployments, original_deployment_
 from labs.grading.pods import SETTLE_SECONDS, original_pod_uids, recorded_by_setup
 from labs.k8s import Kube
 
-SLOTS = {"storefront": "shop", "catalog": "shop", "invoices": "billing", "mailer": "billing"}  # slot: namespace
 ORIGINAL_REPLICASETS = "cks-lab/original-replicasets"
 POD_SUFFIX = re.compile(r"-[bcdfghjklmnpqrstvwxz2456789]{5}")  # what a ReplicaSet appends to its name
 
 
 def workload(params: dict, slot: str) -> tuple[str, str]:
-    """(namespace, deployment) of a slot."""
-    return params[SLOTS[slot]], params[slot]
+    """(namespace, deployment) of a slot (derived in scenario.yaml)."""
+    namespace, name = params["workloads"][slot]
+    return namespace, name
 
 
 def replica_sets(kube: Kube, namespace: str) -> dict[str, str]:
@@ -60,7 +60,7 @@ def named(node, params) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def culprit(params: dict) -> tuple[str, str]:
-    return workload(params, params["culprit"])
+    return params["culprit_namespace"], params["culprit_name"]
 
 
 @pytest.mark.points(2)
@@ -117,7 +117,7 @@ def test_the_deployment_of_that_workload_is_scaled_to_zero_and_kept(kube: Kube, 
 def test_every_other_deployment_is_untouched_and_available(kube: Kube, params, culprit):
     """Every other Deployment is left as setup created it ({replicas} replicas, its Pod template), all replicas
     available"""
-    others = [workload(params, slot) for slot in SLOTS if workload(params, slot) != culprit]
+    others = [workload(params, slot) for slot in params["workloads"] if workload(params, slot) != culprit]
     problems = [
         f"Deployment {d.name} in {d.namespace}: {', '.join(d.changes)}"
         if d.changes

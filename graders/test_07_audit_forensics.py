@@ -24,8 +24,8 @@ def accounts(params) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def culprit(params, accounts) -> str:
-    return accounts[params["culprit"]]
+def culprit(params) -> str:
+    return params["culprit_account"]
 
 
 def can_read_secret(kube, namespace: str, account: str, secret: str) -> tuple[bool, str]:

@@ -1,6 +1,6 @@
 """Scenario 09, delete the mutable pods of a namespace: one test per criterion of the task.
 
-Which pods setup started, and of which kind, follows from the attempt's parameters (`layout`); whether a pod is
+Which pods setup started, and of which kind, follows from the attempt's parameters (`pod_kinds`); whether a pod is
 gone, or still the original one (the uid setup recorded), is read from the API server once no pod is terminating
 any more. A pod left in place is described by its live spec (`mutability`): the message says what makes it mutable,
 not which pod it is (finding that is the task).
@@ -21,21 +21,6 @@ COMPLIANT_BECAUSE = {
 }
 
 
-def layout(params: dict) -> dict[str, str]:
-    """Pod name -> kind, drawn as setup.yml draws it: slot `anchor` gets `forced_mutable`, the next slot
-    `forced_compliant`, every other slot its own `<slot>_kind`."""
-    forced_compliant = SLOTS[(SLOTS.index(params["anchor"]) + 1) % len(SLOTS)]
-    kinds = {}
-    for slot in SLOTS:
-        if slot == params["anchor"]:
-            kinds[params[slot]] = params["forced_mutable"]
-        elif slot == forced_compliant:
-            kinds[params[slot]] = params["forced_compliant"]
-        else:
-            kinds[params[slot]] = params[f"{slot}_kind"]
-    return kinds
-
-
 def _left_in_place(kinds: dict[str, str], present: dict, flaw: str) -> list[str]:
     """Why each pod of the flaw's kinds that is still there is mutable, without its name (that is the task)."""
     return [
@@ -47,7 +32,8 @@ def _left_in_place(kinds: dict[str, str], present: dict, flaw: str) -> list[str]
 
 @pytest.fixture(scope="module")
 def kinds(params: dict) -> dict[str, str]:
-    return layout(params)
+    """Pod name -> kind, as setup drew them (`pod_kinds`, derived in scenario.yaml)."""
+    return params["pod_kinds"]
 
 
 @pytest.fixture(scope="module")

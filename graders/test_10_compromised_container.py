@@ -1,8 +1,9 @@
 """Scenario 10, find the compromised container from the node: one test per criterion of the task.
 
-What setup started follows from the attempt's parameters (`culprit_pod`, `binary_path`; tests prove on the testbed
-that exactly that process runs in exactly that container). The finding is read from the student's file on the
-node; whether pods are gone or still the original ones (the uids setup recorded) from the API server.
+What setup started follows from the attempt's parameters (derived in scenario.yaml: `culprit_pod`, `binary`; tests
+prove on the testbed that exactly that process runs in exactly that container). The finding is read from the
+student's file on the node; whether pods are gone or still the original ones (the uids setup recorded) from the API
+server.
 """
 
 import posixpath
@@ -15,17 +16,6 @@ from labs.k8s import Kube
 
 SLOTS = ("web", "api", "ledger", "notifier")
 IMAGE_BINARIES = ("/bin/", "/usr/bin/", "/sbin/", "/usr/sbin/")
-
-
-def culprit_pod(params: dict) -> str:
-    """The pod whose container setup infected."""
-    return params[params["culprit"]]
-
-
-def binary_path(params: dict) -> str:
-    """The path, inside the container, of the dropped binary the malicious process runs."""
-    name = params["miner"] if params["behaviour"] == "miner" else params["daemon"]
-    return f"{params['binary_dir']}/{name}"
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +37,7 @@ def test_the_answer_names_the_compromised_container(lines, params):
     namespace, pod, container = fields
     expected_namespace = params["namespace"]
     assert namespace == expected_namespace, f"line 1 names namespace {namespace}; the pods run in {expected_namespace}"
-    assert pod == culprit_pod(params), (
+    assert pod == params["culprit_pod"], (
         f"line 1 names pod {pod}, but no process of pod {pod} behaves maliciously; look at every container's processes"
     )
     assert container == params["culprit_container"], (
@@ -61,7 +51,7 @@ def test_the_answer_names_the_malicious_binary(lines, params):
     """Line 2 of {answer} is the path of the malicious process's binary inside the container"""
     line = answer_line(lines, 2, params["answer"], "the path of the binary")
     written = posixpath.normpath(line) if line.startswith("/") else line
-    if written == binary_path(params):
+    if written == params["binary"]:
         return
     disguise = " (that is what the process pretends to run; /proc/<pid>/exe shows its real binary)"
     seen = disguise if written.startswith(IMAGE_BINARIES) else ""
@@ -75,14 +65,14 @@ def test_the_answer_names_the_malicious_binary(lines, params):
 @pytest.mark.points(2)
 def test_the_compromised_pod_is_deleted(params, present):
     """The compromised pod is deleted"""
-    assert culprit_pod(params) not in present, "the compromised pod still exists; delete it once you found it"
+    assert params["culprit_pod"] not in present, "the compromised pod still exists; delete it once you found it"
 
 
 @pytest.mark.points(2)
 def test_every_other_pod_keeps_running(kube: Kube, params, present):
     """Every other pod in {namespace} is still the one that was running, Running and Ready"""
     originals = original_pod_uids(kube, params["namespace"])
-    others = [params[slot] for slot in SLOTS if params[slot] != culprit_pod(params)]
+    others = [params[slot] for slot in SLOTS if params[slot] != params["culprit_pod"]]
     deleted = [name for name in others if name not in present]
     assert not deleted, f"deleted although not compromised: {', '.join(deleted)}; only the compromised pod goes"
     recreated = [name for name in others if present[name].metadata.uid != originals.get(name)]

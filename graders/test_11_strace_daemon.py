@@ -1,6 +1,7 @@
 """Scenario 11, investigate a daemon's syscalls with strace: one test per criterion of the task.
 
-What setup started follows from the attempt's parameters (`daemon_binaries`, `culprit_binary`, `expected_finding`;
+What setup started follows from the attempt's parameters (derived in scenario.yaml: `daemon_binaries`,
+`culprit_binary`, `finding`;
 the tests prove on the testbed that the culprit really does it, seen through strace). Whether the daemons run is
 read from the node's /proc (the listing proves it ran): a daemon is a process that lives through two listings a few
 seconds apart, so that the last children of a daemon just stopped do not count. The finding comes from the student's
@@ -14,22 +15,7 @@ import pytest
 from labs.grading.answers import answer_line, answer_lines
 from labs.grading.processes import lasting_processes, running_binary
 
-SLOTS = ("metrics", "backup", "sync")
 CHILD_LIFETIME_SECONDS = 4  # a daemon's children (cat, nc -w 1, sleep 3) live shorter than this
-
-
-def daemon_binaries(params: dict) -> dict[str, str]:
-    """Daemon name -> the path of its binary."""
-    return {params[slot]: f"{params['bin_dir']}/{params[slot]}" for slot in SLOTS}
-
-
-def culprit_binary(params: dict) -> str:
-    return f"{params['bin_dir']}/{params[params['culprit']]}"
-
-
-def expected_finding(params: dict) -> str:
-    """What strace shows the culprit doing: the key file it opens, or the port it connects to."""
-    return params["key_file"] if params["behaviour"] == "reads-key" else str(params["port"])
 
 
 def _finding(line: str, behaviour: str) -> str:
@@ -55,8 +41,8 @@ def test_the_answer_names_the_daemons_binary(lines, params):
     """Line 1 of {answer} is the path of the misbehaving daemon's binary"""
     line = answer_line(lines, 1, params["answer"], "the path of the daemon's binary")
     written = posixpath.normpath(line) if line.startswith("/") else line
-    binaries = daemon_binaries(params).values()
-    assert written == culprit_binary(params), (
+    binaries = params["daemon_binaries"].values()
+    assert written == params["culprit_binary"], (
         f"line 1 is {line!r}: that daemon does not misbehave; strace each daemon with -f"
         if written in binaries
         else f"line 1 is {line!r}; expected the full path of one of the daemons' binaries in {params['bin_dir']}"
@@ -68,7 +54,7 @@ def test_the_answer_names_what_it_does(lines, params):
     """Line 2 of {answer} is what strace shows the daemon doing (the key file it opens or the port it connects to)"""
     what = "the key file's full path" if params["behaviour"] == "reads-key" else "the port number"
     line = answer_line(lines, 2, params["answer"], what)
-    assert _finding(line, params["behaviour"]) == expected_finding(params), (
+    assert _finding(line, params["behaviour"]) == str(params["finding"]), (
         f"line 2 is {line!r}, but the daemon does not {'open' if params['behaviour'] == 'reads-key' else 'use'} that;"
         f" expected {what} as strace shows it"
     )
@@ -77,14 +63,14 @@ def test_the_answer_names_what_it_does(lines, params):
 @pytest.mark.points(2)
 def test_the_daemon_is_stopped(processes, params):
     """The misbehaving daemon no longer runs"""
-    left = running_binary(processes, culprit_binary(params))
+    left = running_binary(processes, params["culprit_binary"])
     assert not left, f"the misbehaving daemon still runs ({len(left)} process(es)); stop it once you found it"
 
 
 @pytest.mark.points(1)
 def test_the_daemons_binary_is_deleted(node, params):
     """The misbehaving daemon's binary is deleted"""
-    exists = node("controlplane").file(culprit_binary(params)).exists
+    exists = node("controlplane").file(params["culprit_binary"]).exists
     assert not exists, "the misbehaving daemon's binary still exists on controlplane; delete it once you found it"
 
 
@@ -92,7 +78,7 @@ def test_the_daemons_binary_is_deleted(node, params):
 def test_the_other_daemons_keep_running(node, processes, params):
     """The other two daemons still run from their binaries"""
     host = node("controlplane")
-    others = {name: path for name, path in daemon_binaries(params).items() if path != culprit_binary(params)}
+    others = {name: path for name, path in params["daemon_binaries"].items() if path != params["culprit_binary"]}
     stopped = [name for name, path in others.items() if not running_binary(processes, path)]
     assert not stopped, f"no longer running: {', '.join(stopped)}; only the misbehaving daemon is to be stopped"
     deleted = [path for path in others.values() if not host.file(path).exists]

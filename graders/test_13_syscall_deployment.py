@@ -14,7 +14,6 @@ from labs.grading.answers import answer_line, answer_lines
 from labs.grading.deployments import disturbed_deployments, original_deployment_uids, wait_for_scale_down
 from labs.k8s import Kube
 
-NAMESPACES = {"thumbnailer": "media", "transcoder": "media", "invoicer": "finance", "reporter": "finance"}
 # The names under which strace may show the syscall the culprit's command makes: the *at variants are what arm64
 # has (and what newer C libraries use on x86_64 too). tkill/tgkill are not kill: they signal a thread.
 SYSCALL_FAMILIES = {
@@ -29,13 +28,13 @@ SYSCALL_NAME = re.compile(r"(?:sys_|__nr_)?([a-z][a-z0-9_]*)\s*(?:\(\d*\))?")
 
 
 def deployments(params: dict) -> dict[str, tuple[str, str]]:
-    """Slot -> (namespace, name) of the four Deployments setup creates."""
-    return {slot: (params[namespace], params[slot]) for slot, namespace in NAMESPACES.items()}
+    """Slot -> (namespace, name) of the four Deployments setup creates (derived in scenario.yaml)."""
+    return {slot: (namespace, name) for slot, (namespace, name) in params["deployments"].items()}
 
 
 def culprit(params: dict) -> tuple[str, str]:
-    """(namespace, name) of the Deployment whose workers make the drawn syscall."""
-    return deployments(params)[params["culprit"]]
+    """(namespace, name) of the Deployment whose workers make the drawn syscall (derived in scenario.yaml)."""
+    return params["culprit_namespace"], params["culprit_name"]
 
 
 def accepted_syscalls(params: dict) -> set[str]:

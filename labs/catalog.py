@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from labs.capabilities import CAPABILITIES, unknown
-from labs.params import DNS_LABEL, Parameter
+from labs.params import DNS_LABEL, Parameter, generate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS_DIR = REPO_ROOT / "scenarios"
@@ -61,11 +61,23 @@ class ScenarioSpec(BaseModel):
               "a part of it (docs/writing-a-scenario.md#shared-components-exclusive)"),
     ] = []  # fmt: skip
 
+    derived: Annotated[
+        dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], Annotated[str, Field(min_length=5)]],
+        Field(description="values computed from the drawn parameters, in order: each a Jinja2 template rendered with "
+              "the parameters (as names, and as `params`) and the derived values before it; a template that is one "
+              "expression keeps its type (a dict, a list). Task, playbooks and grader read them like parameters"),
+    ] = {}  # fmt: skip
     needs: Annotated[
         list[str],
         Field(description="what the setup needs of a target beyond a cluster (labs/capabilities.py, e.g. apparmor): "
               "`lab start` refuses a target without it and an exam never draws the scenario there"),
     ] = []  # fmt: skip
+
+    @model_validator(mode="after")
+    def _derived_names_are_new(self) -> ScenarioSpec:
+        if clash := sorted(self.derived.keys() & self.parameters.keys()):
+            raise ValueError(f"derived {', '.join(clash)}: already a parameter; give the derived value another name")
+        return self
 
     @field_validator("needs")
     @classmethod
@@ -145,6 +157,22 @@ class Scenario:
     def playbook(self, name: str) -> Path:
         """setup.yml, solution.yml or reset.yml of this scenario."""
         return self.directory / name
+
+    def draw(self, seed: int, images: dict[str, str] | None = None) -> dict:
+        """An attempt's values: the parameters drawn for `seed` (with the target's image substitutes), then the
+        values derived from them (`derived` in scenario.yaml)."""
+        from jinja2 import StrictUndefined, TemplateError
+        from jinja2.nativetypes import NativeEnvironment
+
+        values = generate(self.spec.parameters, seed, self.id, images)
+        environment = NativeEnvironment(undefined=StrictUndefined)
+        for name, template in self.spec.derived.items():
+            try:
+                values[name] = environment.from_string(template).render(**values, params=dict(values))
+            except (TemplateError, TypeError, ValueError, LookupError) as error:
+                problem = f"derived.{name}: {type(error).__name__}: {error} (seed {seed})"
+                raise ScenarioError(self.directory / "scenario.yaml", [problem]) from None
+        return values
 
     def render(self, text: str, params: dict) -> str:
         """A Jinja2 template of this scenario (task, solution) rendered with an attempt's parameters."""

@@ -10,7 +10,6 @@ from labs import state
 from labs.capabilities import explain
 from labs.catalog import Catalog, Scenario
 from labs.errors import CannotGrade, LabError
-from labs.params import generate
 from labs.state import Attempt
 
 if TYPE_CHECKING:
@@ -77,7 +76,7 @@ def run_stage(scenario: Scenario, stage: str, target: Target, attempt: Attempt |
 def new_attempt(scenario: Scenario, target: Target, seed: int | None) -> Attempt:
     """A fresh attempt: its seed (random unless given) and the parameters it generates."""
     seed = secrets.randbelow(1_000_000) if seed is None else seed
-    params = generate(scenario.spec.parameters, seed, scenario.id, target.images)
+    params = scenario.draw(seed, target.images)
     return Attempt(scenario=scenario.id, seed=seed, params=params, target=target.ref, started_at=state.now())
 
 

@@ -32,7 +32,10 @@ def _templates(scenario: Scenario) -> list[str]:
     spec = scenario.spec
     texts = {"task": spec.task, "solution": spec.solution} | {f"hints.{i}": h for i, h in enumerate(spec.hints)}
     for seed in SAMPLE_SEEDS:
-        params = generate(spec.parameters, seed, scenario.id)
+        try:
+            params = scenario.draw(seed)
+        except ScenarioError as error:
+            return error.problems
         for field, text in texts.items():
             try:
                 scenario.render(text, params)
@@ -50,7 +53,7 @@ def _templates(scenario: Scenario) -> list[str]:
 def _parameters(scenario: Scenario) -> list[str]:
     problems = []
     for seed in SAMPLE_SEEDS:
-        values = generate(scenario.spec.parameters, seed, scenario.id)
+        values = generate(scenario.spec.parameters, seed, scenario.id)  # the drawn ones: derived come after
         for name, spec in scenario.spec.parameters.items():
             dns = isinstance(spec, WordParameter) and spec.generator in ("name", "namespace")
             if dns and not (re.match(DNS_LABEL, values[name]) and len(values[name]) <= 63):

@@ -12,7 +12,6 @@ import pytest
 from labs.catalog import Catalog
 from labs.errors import CannotGrade
 from labs.grading.processes import NodeProcess, lasting, node_processes, running_binary
-from labs.params import generate
 
 SEEDS = range(300)
 
@@ -28,7 +27,7 @@ def _grader(number: int) -> tuple[ModuleType, object]:
 def test_every_attempt_of_09_has_mutable_and_compliant_pods_with_distinct_names():
     grader, scenario = _grader(9)
     for seed in SEEDS:
-        kinds = grader.layout(generate(scenario.spec.parameters, seed, scenario.id))
+        kinds = scenario.draw(seed)["pod_kinds"]
         assert len(kinds) == 6
         assert any(kind.startswith(("privileged-", "writable-")) for kind in kinds.values())
         assert any(kind in grader.COMPLIANT_BECAUSE for kind in kinds.values())
@@ -36,18 +35,18 @@ def test_every_attempt_of_09_has_mutable_and_compliant_pods_with_distinct_names(
 
 def test_the_culprit_of_10_varies_and_its_binary_is_never_one_of_the_image():
     grader, scenario = _grader(10)
-    drawn = [generate(scenario.spec.parameters, seed, scenario.id) for seed in SEEDS]
-    assert {grader.culprit_pod(p).split("-")[0] for p in drawn} == {"web", "api", "ledger", "notifier"}
+    drawn = [scenario.draw(seed) for seed in SEEDS]
+    assert {p["culprit_pod"].split("-")[0] for p in drawn} == {"web", "api", "ledger", "notifier"}
     assert {p["behaviour"] for p in drawn} == {"listener", "shadow-reader", "miner", "binary-writer"}
-    assert not any(grader.binary_path(p).startswith(grader.IMAGE_BINARIES) for p in drawn)
+    assert not any(p["binary"].startswith(grader.IMAGE_BINARIES) for p in drawn)
 
 
 def test_the_daemons_of_11_have_distinct_binaries():
-    grader, scenario = _grader(11)
+    _, scenario = _grader(11)
     for seed in SEEDS:
-        params = generate(scenario.spec.parameters, seed, scenario.id)
-        binaries = grader.daemon_binaries(params)
-        assert len(set(binaries.values())) == 3 and grader.culprit_binary(params) in binaries.values()
+        params = scenario.draw(seed)
+        binaries = params["daemon_binaries"]
+        assert len(set(binaries.values())) == 3 and params["culprit_binary"] in binaries.values()
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ def lab(testbed, tmp_path_factory) -> Iterator[ApiserverScenario]:
 
 
 def _culprit(lab) -> str:
-    return lab.params[f"account_{lab.params['culprit']}"]
+    return lab.params["culprit_account"]
 
 
 def test_the_audit_log_records_the_culprits_read_of_the_secret(lab):

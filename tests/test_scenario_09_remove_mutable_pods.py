@@ -32,8 +32,7 @@ def _delete(lab: Attempt, *slots: str) -> None:
 
 
 def test_the_seed_draws_the_layout_the_tests_expect(lab):
-    layout = lab.grader_module().layout(lab.params)
-    kinds = {slot: layout[lab.params[slot]] for slot in ("api", "cache", "queue", "worker", "auth")}
+    kinds = {slot: lab.params["pod_kinds"][lab.params[slot]] for slot in ("api", "cache", "queue", "worker", "auth")}
     assert kinds == {
         "api": "writable-init",
         "cache": "writable-sidecar",

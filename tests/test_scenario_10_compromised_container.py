@@ -24,14 +24,14 @@ OTHERS = "test_every_other_pod_keeps_running"
 
 def _culprit_process(lab: Attempt):
     """The process running the dropped binary, checked to run in the drawn container and to behave as drawn."""
-    grader, params = lab.grader_module(), lab.params
+    params = lab.params
     host = lab.target.host("controlplane")
-    pod = lab.kube.core.read_namespaced_pod(grader.culprit_pod(params), params["namespace"])
+    pod = lab.kube.core.read_namespaced_pod(params["culprit_pod"], params["namespace"])
     container_id = next(
         s.container_id.split("://")[-1] for s in pod.status.container_statuses if s.name == params["culprit_container"]
     )
-    processes = [p for p in running_binary(node_processes(host), grader.binary_path(params)) if p.args]
-    assert processes, f"no process runs {grader.binary_path(params)}"
+    processes = [p for p in running_binary(node_processes(host), params["binary"]) if p.args]
+    assert processes, f"no process runs {params['binary']}"
     assert all(p.in_container(container_id) for p in processes), processes
     main = min(processes, key=lambda p: p.pid)
     behaviour = params["behaviour"]
@@ -80,8 +80,8 @@ def test_the_right_pod_with_the_wrong_container_and_the_disguise_binary_fails(la
 
 
 def test_another_pod_fails_on_the_container_only(lab):
-    grader, params = lab.grader_module(), lab.params
-    _answer(lab, f"{params['namespace']},{params['web']},metrics", grader.binary_path(params))
+    params = lab.params
+    _answer(lab, f"{params['namespace']},{params['web']},metrics", params["binary"])
     report = lab.grade()
     assert failed(report) == {CONTAINER, DELETED}
     assert message(report, CONTAINER).startswith(f"line 1 names pod {params['web']}, but no process of pod")

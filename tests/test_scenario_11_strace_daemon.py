@@ -48,10 +48,10 @@ def _answer(lab: Attempt, *lines: str) -> None:
 
 
 def test_setup_starts_the_daemons_and_strace_shows_the_culprit_reading_the_key(lab):
-    grader, params = lab.grader_module(), lab.params
-    for binary in grader.daemon_binaries(params).values():
+    params = lab.params
+    for binary in params["daemon_binaries"].values():
         _daemon_pid(lab, binary)
-    culprit = _daemon_pid(lab, grader.culprit_binary(params))
+    culprit = _daemon_pid(lab, params["culprit_binary"])
     traced = subprocess.run(
         ["timeout", "7", "strace", "-f", "-e", "trace=openat", "-p", str(culprit)], capture_output=True, text=True
     )
@@ -90,8 +90,8 @@ def test_stopping_another_daemon_too_fails(lab):
 
 def test_deleting_the_binary_of_a_running_daemon_fails_on_stopping_it(lab, tmp_path):
     lab.start(11)  # the daemons of this seed again
-    grader, params = lab.grader_module(), lab.params
-    binary = grader.culprit_binary(params)
+    params = lab.params
+    binary = params["culprit_binary"]
     _answer(lab, binary, params["key_file"])
     shutil.copy(binary, tmp_path / "kept")
     Path(binary).unlink()
@@ -102,8 +102,8 @@ def test_deleting_the_binary_of_a_running_daemon_fails_on_stopping_it(lab, tmp_p
 
 
 def test_stopping_the_daemon_but_keeping_its_binary_fails_on_deleting_it(lab):
-    grader, params = lab.grader_module(), lab.params
-    _stop(lab, grader.culprit_binary(params))
+    params = lab.params
+    _stop(lab, params["culprit_binary"])
     report = lab.grade()
     assert failed(report) == {DELETED}
 

@@ -17,7 +17,6 @@ from lab_attempt import Attempt, failed, failed_in, message, started
 
 from labs.catalog import Catalog
 from labs.grading.processes import node_processes
-from labs.params import generate
 
 SEED = 20261129  # chmod, culprit transcoder (namespace media)
 OTHER_SYSCALLS = {"kill": 20261134, "symlink": 20261140, "mkdir": 20261135, "rename": 20261136, "sync": 20261132}
@@ -40,7 +39,7 @@ def _grader():
 
 def _params(seed: int) -> dict:
     scenario = Catalog().find("13")
-    return generate(scenario.spec.parameters, seed, scenario.id)
+    return scenario.draw(seed)
 
 
 # Without the testbed: the names a student may write, and the parameters.

@@ -108,9 +108,8 @@ def graded(scenario: Scenario, seed: int, target: Target, recorded: dict | None)
     instructor's checkout); a note when the parameters recorded on the student's VM differ."""
     from labs.grading.context import GradingContext
     from labs.grading.plugin import grade
-    from labs.params import generate
 
-    params = generate(scenario.spec.parameters, seed, scenario.id, target.images)
+    params = scenario.draw(seed, target.images)
     note = None
     if recorded is not None and recorded != params:
         differing = sorted(key for key in params.keys() | recorded.keys() if params.get(key) != recorded.get(key))
