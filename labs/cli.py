@@ -1,6 +1,6 @@
 """The `lab` command. Import-cheap on purpose (`lab --help` and `lab list` stay fast): argparse once a command is
 parsed, every command's work when it runs (labs.commands); a `lab check` that a grading worker answers (see
-labs.grading.worker) needs not even argparse."""
+labs/worker) needs not even argparse."""
 
 from __future__ import annotations
 
@@ -132,9 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `lab` console script; returns the exit code."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     if _command_of(arguments) == "check":  # before building the parser: a warm worker answers in a fraction
-        from labs.grading import worker
+        from labs.worker import client
 
-        if worker.enabled() and (code := worker.delegate(arguments)) is not None:
+        if client.enabled() and (code := client.delegate(arguments)) is not None:
             return code
     args = build_parser().parse_args(arguments)
     try:

@@ -11,8 +11,8 @@ from labs import capabilities, output, session, state
 from labs.capabilities import lacking
 from labs.catalog import Catalog, Scenario, ScenarioError, UnknownScenario
 from labs.errors import CannotGrade, LabError
-from labs.grading import worker
 from labs.targets import Target, from_ref, resolve
+from labs.worker import client
 
 
 def run(name: str, args: argparse.Namespace) -> int:
@@ -117,7 +117,7 @@ def cmd_start(args: argparse.Namespace, catalog: Catalog) -> int:
                 output.error("setup interrupted: `lab reset` finishes it")
                 return 130
     output.task(scenario, scenario.render(scenario.spec.task, attempt.params))
-    worker.start_in_background()  # so that the first `lab check` is already quick
+    client.start_in_background()  # so that the first `lab check` is already quick
     return 0
 
 
@@ -166,7 +166,7 @@ def cmd_check(args: argparse.Namespace, catalog: Catalog) -> int:
         output.print_json(report.as_json())
     else:
         output.report(report)
-    worker.start_in_background()  # this check found no worker: the next one gets it
+    client.start_in_background()  # this check found no worker: the next one gets it
     return report.exit_code
 
 

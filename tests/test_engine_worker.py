@@ -21,10 +21,10 @@ from lab_attempt import started
 
 from labs import state
 from labs.cli import VALUED_GLOBAL_OPTIONS, _command_of, global_options
-from labs.grading import worker
+from labs.worker import channel, client, server
 
 LAB = [sys.executable, "-m", "labs.cli"]
-PROJECT_FILE = Path(worker.__file__).resolve().parents[1] / "words.py"  # a module every worker has imported
+PROJECT_FILE = channel.PACKAGE / "words.py"  # a module every worker has imported
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def env(tmp_path, monkeypatch) -> Iterator[dict[str, str]]:
     runtime = tempfile.mkdtemp(prefix="w")  # Unix socket paths must stay short
     monkeypatch.setenv("CKS_LAB_STATE", str(tmp_path / "state"))
     monkeypatch.setenv("XDG_RUNTIME_DIR", runtime)
-    monkeypatch.setenv(worker.SWITCH, "1")
+    monkeypatch.setenv(channel.SWITCH, "1")
     (tmp_path / "state").mkdir()
     yield dict(os.environ)
     subprocess.run(["rm", "-rf", runtime], check=False)
@@ -50,12 +50,12 @@ class RunningWorker:
     """A worker process for the test's state directory; what it prints goes to a file."""
 
     def __init__(self, env: dict, log: Path) -> None:
-        self.path = worker.socket_path()
+        self.path = channel.socket_path()
         self.log_file = log
         with log.open("w") as out:
-            command = [sys.executable, "-m", "labs.grading.worker", str(self.path), "60"]
+            command = [sys.executable, "-m", "labs.worker.server", str(self.path), "60"]
             self.process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-        _wait_for(lambda: worker._answers(self.path) or self.process.poll() is not None, what="the worker's socket")
+        _wait_for(lambda: channel.answers(self.path) or self.process.poll() is not None, what="the worker's socket")
         assert self.process.poll() is None, self.log()
 
     def log(self) -> str:
@@ -104,7 +104,7 @@ def test_every_global_option_with_a_value_is_skipped_when_finding_the_command():
 
 
 def test_a_check_through_the_worker_answers_as_lab_check_alone(env, running_worker):
-    alone = _lab("check", "--json", env={**env, worker.SWITCH: "0"})
+    alone = _lab("check", "--json", env={**env, channel.SWITCH: "0"})
     served = _lab("check", "--json", env=env)
     assert (served.returncode, served.stdout, served.stderr) == (alone.returncode, alone.stdout, alone.stderr)
     assert served.returncode == 2 and "no scenario is started" in served.stderr
@@ -128,19 +128,19 @@ def test_a_worker_whose_code_changed_steps_aside_and_exits(env, running_worker):
     assert served.returncode == 2 and "no scenario is started" in served.stderr, "graded in-process instead"
     assert running_worker.process.wait(timeout=10) == 0
     assert "code changed on disk: exiting" in running_worker.log() and running_worker.served() == []
-    assert not worker.socket_path().exists()
+    assert not channel.socket_path().exists()
 
 
 def test_a_request_from_a_workers_child_is_refused(env, running_worker, monkeypatch):
-    monkeypatch.setenv(worker.SWITCH, "0")  # what every child of a worker has: it must never fork again
-    assert worker.delegate(["check"]) is None
+    monkeypatch.setenv(channel.SWITCH, "0")  # what every child of a worker has: it must never fork again
+    assert client.delegate(["check"]) is None
     assert running_worker.served() == []
 
 
 def test_an_idle_worker_exits_and_removes_its_socket(env):
-    path = worker.socket_path()
+    path = channel.socket_path()
     result = subprocess.run(
-        [sys.executable, "-m", "labs.grading.worker", str(path), "0.5"], env=env, capture_output=True, timeout=60
+        [sys.executable, "-m", "labs.worker.server", str(path), "0.5"], env=env, capture_output=True, timeout=60
     )
     assert result.returncode == 0 and b"ready on" in result.stdout
     assert not path.exists()
@@ -148,41 +148,41 @@ def test_an_idle_worker_exits_and_removes_its_socket(env):
 
 def test_a_worker_whose_state_directory_is_removed_exits(env, running_worker, tmp_path):
     subprocess.run(["rm", "-rf", str(tmp_path / "state")], check=True)
-    assert running_worker.process.wait(timeout=worker.POLL_SECONDS * 3) == 0
+    assert running_worker.process.wait(timeout=server.POLL_SECONDS * 3) == 0
 
 
 def test_a_second_worker_for_the_same_socket_leaves(env, running_worker):
     second = subprocess.run(
-        [sys.executable, "-m", "labs.grading.worker", str(worker.socket_path()), "60"],
+        [sys.executable, "-m", "labs.worker.server", str(channel.socket_path()), "60"],
         env=env,
         capture_output=True,
         timeout=60,
     )
     assert second.returncode == 0 and b"ready on" not in second.stdout
-    assert running_worker.process.poll() is None and worker._answers(worker.socket_path())
+    assert running_worker.process.poll() is None and channel.answers(channel.socket_path())
 
 
 def test_a_socket_directory_others_can_write_to_is_not_used(env):
-    directory = worker.socket_path().parent
+    directory = channel.socket_path().parent
     directory.mkdir(mode=0o700)
     directory.chmod(0o777)
-    worker.start_in_background()
+    client.start_in_background()
     time.sleep(0.5)
-    assert not worker._private_directory(directory)
+    assert not channel.private_directory(directory)
     assert list(directory.iterdir()) == []
 
 
 def test_no_worker_when_switched_off_or_not_answering(env, monkeypatch):
-    assert worker.delegate(["check"]) is None  # nobody listens: lab check grades in its own process
-    monkeypatch.setenv(worker.SWITCH, "0")
-    assert not worker.enabled()
+    assert client.delegate(["check"]) is None  # nobody listens: lab check grades in its own process
+    monkeypatch.setenv(channel.SWITCH, "0")
+    assert not channel.enabled()
 
 
 def test_lab_check_starts_a_worker_for_the_next_check(env):
-    path = worker.socket_path()
+    path = channel.socket_path()
     try:
-        worker.start_in_background()
-        _wait_for(lambda: worker._answers(path), what="the background worker")
+        client.start_in_background()
+        _wait_for(lambda: channel.answers(path), what="the background worker")
         log = Path(env["CKS_LAB_STATE"]) / "grading-worker.log"
         assert "ready on" in log.read_text()
     finally:
@@ -193,7 +193,7 @@ def _stop_worker_on(path: Path) -> None:
     """Stop the worker answering on `path` (a detached process: found through its socket's peer credentials)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
         probe.connect(str(path))
-        pid = worker.peer(probe)[0]
+        pid = server.peer(probe)[0]
     os.kill(pid, signal.SIGTERM)
     _wait_for(lambda: not path.exists(), timeout=30, what="the worker to stop")
 
@@ -250,7 +250,7 @@ def test_on_the_testbed_the_worker_grades_what_lab_check_alone_grades(testbed, t
     try:
         with started(1, 20261130, tmp_path / "state") as lab:
             assert lab.run("solution", "--apply").returncode == 0
-            served_env = {**lab.env, "XDG_RUNTIME_DIR": runtime, worker.SWITCH: "1"}
+            served_env = {**lab.env, "XDG_RUNTIME_DIR": runtime, channel.SWITCH: "1"}
             running = RunningWorker(served_env, tmp_path / "worker.log")
             try:
                 alone = json.loads(lab.run("check", "--json").stdout)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import pytest
+
 if TYPE_CHECKING:
     from labs.targets import Target
 
@@ -17,3 +19,8 @@ class GradingContext:
     seed: int
     params: dict
     target: Target
+
+
+# Where a grading's context waits for the grader's fixtures: `lab check` puts it there (labs.grading.plugin); a plain
+# pytest run of a grader gets the started attempt's from graders/conftest.py.
+CONTEXT_KEY = pytest.StashKey[GradingContext]()

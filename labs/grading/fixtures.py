@@ -14,11 +14,9 @@ from typing import Any
 import pytest
 
 from labs.errors import CannotGrade
-from labs.grading.context import GradingContext
+from labs.grading.context import CONTEXT_KEY, GradingContext
 from labs.grading.probes import Probe
 from labs.k8s import Kube
-
-CONTEXT_KEY = pytest.StashKey[GradingContext]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -28,12 +26,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def grading_context(request: pytest.FixtureRequest) -> GradingContext:
-    """Given by `lab check`; when pytest runs a grader directly, the attempt started with `lab start`."""
+    """What is graded: given by `lab check` (or, for a plain pytest run, by graders/conftest.py)."""
     context = request.config.stash.get(CONTEXT_KEY, None)
     if context is None:
-        from labs.session import current_context
-
-        context = current_context()
+        raise CannotGrade("nothing to grade: run the grader with `lab check`, or pytest in a checkout's graders/")
     return context
 
 

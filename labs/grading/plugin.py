@@ -20,8 +20,7 @@ import pytest
 
 from labs.capabilities import explain, lacking
 from labs.errors import CannotGrade
-from labs.grading.context import GradingContext
-from labs.grading.fixtures import CONTEXT_KEY
+from labs.grading.context import CONTEXT_KEY, GradingContext
 from labs.grading.report import Check, CheckStatus, Report
 
 # The fixtures every grader gets without importing them (a grader imports only what it calls).

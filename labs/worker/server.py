@@ -1,14 +1,5 @@
-"""The grading worker: a resident process of the student's own that has the grading libraries imported (the kubernetes
-client alone takes about a second) and keeps its API connections, and runs `lab check` for the `lab` command. The
-command runs there as it would in the caller: its arguments, environment, working directory and terminal (its stdin,
-stdout and stderr are passed over a Unix socket), its exit code sent back; so `lab check` skips the Python imports.
-
-- `lab start` and a `lab check` that found no worker start one in the background; it exits after
-  IDLE_SECONDS without a request, when the code it imported changes on disk, or when its socket or the state
-  directory is removed. One command at a time: a `lab check` that finds it busy grades in its own process.
-- CKS_LAB_GRADING_WORKER=0 turns it off (every `lab check` then grades in its own process); Linux only.
-- Only the same user can use it: the socket sits in a 0700 directory of that user and the peer's uid is checked.
-"""
+"""The grading worker process: `python -m labs.worker.server SOCKET [IDLE_SECONDS]`. It imports what a grading needs
+once, then runs each `lab` command a client hands it as the client would have (labs/worker/__init__.py)."""
 
 from __future__ import annotations
 
@@ -21,18 +12,14 @@ import socket
 import struct
 import sys
 import time
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
 from labs.paths import state_dir
+from labs.worker.channel import PACKAGE, SWITCH, answers, private_directory, read_exactly, send
 
-SWITCH = "CKS_LAB_GRADING_WORKER"
 IDLE_SECONDS = 30 * 60
 POLL_SECONDS = 2.0
-HANDSHAKE_SECONDS = 5.0
-PACKAGE = Path(__file__).resolve().parents[1]
-PROJECT = PACKAGE.parent
 # What a grading imports that is slow to import; the labs package itself is imported whole.
 LIBRARIES = (
     "kubernetes.client.api.core_v1_api",
@@ -48,137 +35,6 @@ LIBRARIES = (
     "rich.console",
     "rich.table",
 )
-
-
-def enabled() -> bool:
-    """Whether `lab check` may use (and start) a worker here."""
-    return sys.platform == "linux" and os.environ.get(SWITCH, "1") != "0"
-
-
-def socket_path() -> Path:
-    """The worker's socket for this user, state directory and installation (a worker per state directory)."""
-    runtime = Path(os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("TMPDIR") or "/tmp") / f"cks-lab-{os.getuid()}"
-    # a key, not a secret: two checksums (zlib imports in no time, hashlib's OpenSSL does not; lab check waits for it)
-    data = f"{state_dir().resolve()}\0{sys.executable}\0{PACKAGE}".encode()
-    return runtime / f"grading-{zlib.crc32(data):08x}{zlib.adler32(data):08x}.sock"
-
-
-def _private_directory(path: Path) -> bool:
-    """Create `path` 0700, or accept it only when it is this user's and nobody else's."""
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = path.stat()
-    except OSError:
-        return False
-    return info.st_uid == os.getuid() and info.st_mode & 0o077 == 0
-
-
-def _send(connection: socket.socket, message: dict) -> None:
-    data = json.dumps(message).encode()
-    connection.sendall(struct.pack("!I", len(data)) + data)
-
-
-def _receive(connection: socket.socket) -> dict | None:
-    header = _read_exactly(connection, 4)
-    if header is None:
-        return None
-    data = _read_exactly(connection, struct.unpack("!I", header)[0])
-    return None if data is None else json.loads(data)
-
-
-def _read_exactly(connection: socket.socket, size: int) -> bytes | None:
-    chunks = b""
-    while len(chunks) < size:
-        chunk = connection.recv(size - len(chunks))
-        if not chunk:
-            return None
-        chunks += chunk
-    return chunks
-
-
-# --- the client side: `lab check` --------------------------------------------------------------------------------
-
-
-def delegate(argv: Sequence[str]) -> int | None:
-    """Run `lab <argv>` in the worker; its exit code, or None when no worker took it (then grade in-process).
-
-    The command's output goes straight to this process's stdout and stderr; Ctrl-C is passed on to it."""
-    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    connection.settimeout(HANDSHAKE_SECONDS)  # a worker that hangs is skipped, not waited for
-    try:
-        connection.connect(str(socket_path()))
-        request = {
-            "argv": list(argv),
-            "cwd": os.getcwd(),
-            "env": dict(os.environ),
-            "encoding": getattr(sys.stdout, "encoding", None),
-        }
-        data = json.dumps(request).encode()
-        socket.send_fds(connection, [struct.pack("!I", len(data)) + data], [0, 1, 2])
-        started = _receive(connection)
-    except (OSError, ValueError):
-        connection.close()
-        return None
-    if not started or "pid" not in started:  # busy, or its code is out of date (it exits)
-        connection.close()
-        return None
-    connection.settimeout(None)
-    previous = signal.signal(signal.SIGINT, lambda *_: _interrupt(started["pid"]))
-    try:
-        ended = _receive(connection)
-    except (OSError, ValueError):
-        ended = None
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        connection.close()
-    if not ended or "exit" not in ended:
-        print(f"lab: the grading worker stopped before the end; run again with {SWITCH}=0", file=sys.stderr)
-        return 2
-    return int(ended["exit"])
-
-
-def _interrupt(pid: int) -> None:
-    with contextlib.suppress(OSError):  # it may have ended in between
-        os.kill(pid, signal.SIGINT)
-
-
-def start_in_background() -> None:
-    """Start a worker for this state directory unless one answers (it imports for about a second, detached)."""
-    import subprocess
-
-    if not enabled():
-        return
-    path = socket_path()
-    if _answers(path) or not _private_directory(path.parent):
-        return
-    log = state_dir() / "grading-worker.log"
-    try:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as out:
-            subprocess.Popen(
-                [sys.executable, "-m", "labs.grading.worker", str(path)],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-                start_new_session=True,
-                cwd=PROJECT,
-            )
-    except OSError:
-        pass  # grading works without a worker, only slower
-
-
-def _answers(path: Path) -> bool:
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(str(path))
-        return True
-    except OSError:
-        return False
-    finally:
-        probe.close()
-
-
-# --- the worker side ---------------------------------------------------------------------------------------------
 
 
 def _preload() -> None:
@@ -232,14 +88,14 @@ def _code_changed(snapshot: dict[str, int]) -> bool:
 
 def _bind(path: Path) -> socket.socket | None:
     """Listen on `path`; None when another worker already does (or the path cannot be a socket)."""
-    if not _private_directory(path.parent):
+    if not private_directory(path.parent):
         return None
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         try:
             listener.bind(str(path))
         except OSError:
-            if _answers(path):
+            if answers(path):
                 listener.close()
                 return None
             path.unlink(missing_ok=True)  # left by a worker that was killed
@@ -327,15 +183,15 @@ def _handle(connection: socket.socket, snapshot: dict[str, int], serving: _Servi
         if peer(connection)[1] != os.getuid():
             return True
         header, fds, _, _ = socket.recv_fds(connection, 4, 3)
-        data = _read_exactly(connection, struct.unpack("!I", header)[0]) if len(header) == 4 else None
+        data = read_exactly(connection, struct.unpack("!I", header)[0]) if len(header) == 4 else None
         if data is None or len(fds) != 3:
             return True
         request = json.loads(data)
         if _code_changed(snapshot):
-            _send(connection, {"stale": True})
+            send(connection, {"stale": True})
             return False
         if request["env"].get(SWITCH) == "0":  # a command run by this worker: it must not wait for itself
-            _send(connection, {"busy": True})
+            send(connection, {"busy": True})
             return True
         print(f"lab {' '.join(request['argv'])}: served", flush=True)
         _run(connection, fds, request, serving)
@@ -357,7 +213,7 @@ def _run(connection: socket.socket, fds: list[int], request: dict, serving: _Ser
     try:
         os.chdir(request["cwd"])
     except OSError:  # gone since: the caller grades in its own process
-        _send(connection, {"busy": True})
+        send(connection, {"busy": True})
         return
     saved_fds = [os.dup(fd) for fd in (0, 1, 2)]
     saved = (sys.stdin, sys.stdout, sys.stderr, sys.argv, dict(os.environ), saved_directory)
@@ -373,7 +229,7 @@ def _run(connection: socket.socket, fds: list[int], request: dict, serving: _Ser
         sys.stdout = open(1, "w", buffering=1 if os.isatty(1) else -1, encoding=encoding, closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", buffering=1, encoding=encoding, errors="backslashreplace", closefd=False)  # noqa: SIM115
         sys.argv = ["lab", *request["argv"]]
-        _send(connection, {"pid": os.getpid()})
+        send(connection, {"pid": os.getpid()})
         serving.command = True
         try:
             code = main(request["argv"])
@@ -398,17 +254,17 @@ def _run(connection: socket.socket, fds: list[int], request: dict, serving: _Ser
         with contextlib.suppress(OSError):
             os.chdir(directory)
         with contextlib.suppress(OSError):  # the caller may be gone
-            _send(connection, {"exit": code})
+            send(connection, {"exit": code})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m labs.grading.worker SOCKET [IDLE_SECONDS]`: what `start_in_background` runs."""
+    """`python -m labs.worker.server SOCKET [IDLE_SECONDS]`: what `client.start_in_background` runs."""
     args = list(sys.argv[1:] if argv is None else argv)
     idle = float(args[1]) if len(args) > 1 else IDLE_SECONDS
     return serve(Path(args[0]), idle)
 
 
 if __name__ == "__main__":
-    from labs.grading import worker  # the module itself, not a second copy named __main__
+    from labs.worker import server  # the module itself, not a second copy named __main__
 
-    sys.exit(worker.main())
+    sys.exit(server.main())
