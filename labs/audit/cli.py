@@ -95,6 +95,7 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    from labs.audit.evaluate import evaluate
     from labs.audit.loader import load_policy_file
 
     result = load_policy_file(args.policy)
@@ -102,7 +103,7 @@ def run_eval(args: argparse.Namespace) -> int:
         requests = _read_requests(args.requests)
     except _InputError as error:
         return _fail_input(str(error), args.json)
-    decisions = [] if result.policy is None else [result.policy.evaluate(request) for request in requests]
+    decisions = [] if result.policy is None else [evaluate(result.policy, request) for request in requests]
     if args.json:
         print(
             json.dumps(

@@ -8,9 +8,11 @@ None with the policy-wide omitStages. A matching rule omits the union of its own
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from labs.audit.model import DEFAULT_LEVEL, Decision, GroupResources, Policy, PolicyRule, Request
+from labs.audit.model import DEFAULT_LEVEL, Decision, GroupResources, Policy, PolicyRule, Request, request_from_dict
 
 
 class _CompiledRule:
@@ -103,6 +105,16 @@ class CompiledPolicy:
             if rule.matches(request):
                 return rule.decision
         return self.default
+
+
+def evaluate(policy: Policy, request: Request | Mapping[str, Any]) -> Decision:
+    """First matching rule wins; no match means level None (kube-apiserver's policy checker). The policy is compiled
+    once, on its first evaluation."""
+    if policy.compiled is None:
+        policy.compiled = CompiledPolicy(policy)
+    if not isinstance(request, Request):
+        request = request_from_dict(request)
+    return policy.compiled.evaluate(request)
 
 
 def _decision_for(policy: Policy, rule: PolicyRule, index: int) -> Decision:
@@ -208,4 +220,4 @@ def explain(policy: Policy, request: Request) -> tuple[Decision, list[RuleCheck]
         checks.append(check)
         if check.matched:
             break
-    return policy.evaluate(request), checks
+    return evaluate(policy, request), checks

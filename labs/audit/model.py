@@ -140,19 +140,9 @@ class Decision:
 
 @dataclass
 class Policy:
-    """A decoded policy (what survived lenient decoding). Evaluate requests with `evaluate`."""
+    """A decoded policy (what survived lenient decoding): data only; labs.audit.evaluate evaluates requests on it."""
 
     rules: tuple[PolicyRule, ...] = ()
     omit_stages: tuple[str, ...] = ()
     omit_managed_fields: bool = False
-    _compiled: Any = field(default=None, init=False, repr=False, compare=False)
-
-    def evaluate(self, request: Request | Mapping[str, Any]) -> Decision:
-        """First matching rule wins; no match means level None (kube-apiserver's policy checker)."""
-        from labs.audit.evaluate import CompiledPolicy
-
-        if self._compiled is None:
-            self._compiled = CompiledPolicy(self)
-        if not isinstance(request, Request):
-            request = request_from_dict(request)
-        return self._compiled.evaluate(request)
+    compiled: Any = field(default=None, init=False, repr=False, compare=False)  # labs.audit.evaluate's, once

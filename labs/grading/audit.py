@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from labs.audit.evaluate import evaluate
 from labs.audit.loader import PolicyResult, load_policy_text
 from labs.audit.log import AuditEvent, AuditLogError, parse_log_line
 from labs.audit.manifest import ApiserverManifest
@@ -153,7 +154,7 @@ def level_mismatches(policy: Policy, cases: list[LevelCase], limit: int = 4) -> 
     wrong, as kube-apiserver evaluates it (first matching rule wins; no match: None)."""
     wrong = []
     for case in cases:
-        decision = policy.evaluate(case.request)
+        decision = evaluate(policy, case.request)
         if decision.level != case.level:
             rule = f"rule {decision.rule_index + 1}" if decision.rule_index is not None else "no rule matches"
             wrong.append(f"{case.request.describe()}: {decision.level} ({rule}), expected {case.level}")
