@@ -21,6 +21,7 @@ $(BIN)/lab: pyproject.toml
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/lab validate
 
 # Everything but the variants, in lanes (failing when a grader criterion was never seen failing or passing); then

@@ -6,8 +6,8 @@ proves it ran before a denied write counts) and an HTTP request through the API 
 
 import pytest
 
-from labs.grading.pods import containers, require_pod, require_ready, security_setting
-from labs.grading.probes import Probe, WriteProbe
+from labs.graderlib.pods import containers, require_pod, require_ready, security_setting
+from labs.graderlib.probes import Probe, WriteProbe
 from labs.k8s import Kube
 
 NGINX = "nginx"

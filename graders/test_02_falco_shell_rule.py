@@ -1,6 +1,6 @@
 """Scenario 02, a Falco rule for shells in containers: one test per criterion of the task.
 
-The node's Falco configuration and rules files are read and loaded the way Falco 0.42 does (labs.grading.falco);
+The node's Falco configuration and rules files are read and loaded the way Falco 0.42 does (labs.graderlib.falco);
 the student's list, macro and rule are judged by what they do on events built for this attempt's pod (its real
 container id, image, pod and namespace), with the configuration's rule_matching and priority. Where Falco runs,
 shells are also started in the pod for real and the alerts looked for in Falco's output.
@@ -11,8 +11,8 @@ import pytest
 from labs.falco import Ruleset
 from labs.falco import behaviours as b
 from labs.falco.priorities import priority_name
-from labs.grading.falco import LOCAL_RULES, alerts, container_of, fires, load_node_rules, probe_rule
-from labs.grading.falco_live import exec_in_terminal, exec_without_terminal, is_alert_of, wait_for_line
+from labs.graderlib.falco import LOCAL_RULES, alerts, container_of, fires, load_node_rules, probe_rule
+from labs.graderlib.falco_live import exec_in_terminal, exec_without_terminal, is_alert_of, wait_for_line
 from labs.k8s import Kube
 
 SHELLS = ("bash", "zsh", "ksh", "sh", "csh")

@@ -1,6 +1,6 @@
 """Scenario 03, Falco's alerts as JSON lines in a file, applied with a hot reload: one test per criterion.
 
-The configuration is judged as Falco reads it (labs.grading.falco.read_config): falco.yaml, then the drop-ins of
+The configuration is judged as Falco reads it (labs.graderlib.falco.read_config): falco.yaml, then the drop-ins of
 config_files merged key by key, values read like yaml-cpp. Where Falco runs, the hot reload is proven live: the
 pid setup recorded is still Falco's, and a fresh alert raised in the pod arrives in the file as a JSON line.
 """
@@ -10,9 +10,9 @@ import os
 
 import pytest
 
-from labs.grading.falco import FalcoConfig
-from labs.grading.falco_live import exec_without_terminal, require_falco, wait_for_line
-from labs.grading.pods import text_recorded_by_setup
+from labs.graderlib.falco import FalcoConfig
+from labs.graderlib.falco_live import exec_without_terminal, require_falco, wait_for_line
+from labs.graderlib.pods import text_recorded_by_setup
 from labs.k8s import Kube
 
 PID_ANNOTATION = "cks-lab/falco-pid"

@@ -1,6 +1,6 @@
 """Scenario 04, change a default Falco rule's output and priority: one test per criterion of the task.
 
-The node's rules are loaded the way Falco 0.42 does (labs.grading.falco). The changed rule is judged by the alert
+The node's rules are loaded the way Falco 0.42 does (labs.graderlib.falco). The changed rule is judged by the alert
 it raises for its behaviour in this attempt's pod (priority, output rendered field by field, compared with the
 requested format rendered on the same event) and by what it still detects; the default rules file by the checksum
 setup recorded. Any correct way passes: an `override` block, or the whole rule redefined in the local file.
@@ -13,9 +13,9 @@ import pytest
 
 from labs.falco import behaviours as b
 from labs.falco.output import parse_output
-from labs.grading.falco import UPSTREAM_RULES, alerts, container_of, fires
-from labs.grading.falco_live import exec_in_terminal, exec_without_terminal, is_alert_of, wait_for_line
-from labs.grading.pods import text_recorded_by_setup
+from labs.graderlib.falco import UPSTREAM_RULES, alerts, container_of, fires
+from labs.graderlib.falco_live import exec_in_terminal, exec_without_terminal, is_alert_of, wait_for_line
+from labs.graderlib.pods import text_recorded_by_setup
 from labs.k8s import Kube
 
 CHECKSUM_ANNOTATION = "cks-lab/falco-rules-sha256"

@@ -14,9 +14,9 @@ import re
 
 import pytest
 
-from labs.grading.answers import answer_line, answer_lines
-from labs.grading.deployments import disturbed_deployments, original_deployment_uids, wait_for_scale_down
-from labs.grading.pods import SETTLE_SECONDS, original_pod_uids, recorded_by_setup
+from labs.graderlib.answers import answer_line, answer_lines
+from labs.graderlib.deployments import disturbed_deployments, original_deployment_uids, wait_for_scale_down
+from labs.graderlib.pods import SETTLE_SECONDS, original_pod_uids, recorded_by_setup
 from labs.k8s import Kube
 
 ORIGINAL_REPLICASETS = "cks-lab/original-replicasets"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from labs.grading.apiserver import read_node_file
+from labs.graderlib.apiserver import read_node_file
 
 CONTROLPLANE = "controlplane"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from labs.audit.model import Request
-from labs.grading.apiserver import wrong_running_flags
-from labs.grading.audit import (
+from labs.graderlib.apiserver import wrong_running_flags
+from labs.graderlib.audit import (
     AuditProbe,
     LevelCase,
     ProbeRequest,

@@ -8,7 +8,7 @@ not which pod it is (finding that is the task).
 
 import pytest
 
-from labs.grading.pods import mutability, original_pod_uids, require_ready, settled_pods
+from labs.graderlib.pods import mutability, original_pod_uids, require_ready, settled_pods
 from labs.k8s import Kube
 
 SLOTS = ("api", "cache", "worker", "report", "queue", "auth")

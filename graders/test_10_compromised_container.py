@@ -10,8 +10,8 @@ import posixpath
 
 import pytest
 
-from labs.grading.answers import answer_line, answer_lines
-from labs.grading.pods import original_pod_uids, require_ready, settled_pods
+from labs.graderlib.answers import answer_line, answer_lines
+from labs.graderlib.pods import original_pod_uids, require_ready, settled_pods
 from labs.k8s import Kube
 
 SLOTS = ("web", "api", "ledger", "notifier")

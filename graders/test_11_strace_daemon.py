@@ -12,8 +12,8 @@ import posixpath
 
 import pytest
 
-from labs.grading.answers import answer_line, answer_lines
-from labs.grading.processes import lasting_processes, running_binary
+from labs.graderlib.answers import answer_line, answer_lines
+from labs.graderlib.processes import lasting_processes, running_binary
 
 CHILD_LIFETIME_SECONDS = 4  # a daemon's children (cat, nc -w 1, sleep 3) live shorter than this
 

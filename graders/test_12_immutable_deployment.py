@@ -7,9 +7,9 @@ directory, `id -u`, NoNewPrivs in /proc/self/status).
 
 import pytest
 
-from labs.grading.pods import containers
-from labs.grading.probes import Probe
-from labs.grading.rollout import wait_for_rollout
+from labs.graderlib.pods import containers
+from labs.graderlib.probes import Probe
+from labs.graderlib.rollout import wait_for_rollout
 from labs.k8s import Kube
 
 NO_NEW_PRIVS = "grep NoNewPrivs /proc/$$/status"  # the probe shell's own flag, inherited from the container

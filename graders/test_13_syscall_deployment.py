@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from labs.grading.answers import answer_line, answer_lines
-from labs.grading.deployments import disturbed_deployments, original_deployment_uids, wait_for_scale_down
+from labs.graderlib.answers import answer_line, answer_lines
+from labs.graderlib.deployments import disturbed_deployments, original_deployment_uids, wait_for_scale_down
 from labs.k8s import Kube
 
 # The names under which strace may show the syscall the culprit's command makes: the *at variants are what arm64

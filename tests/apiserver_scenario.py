@@ -16,7 +16,7 @@ import yaml
 from api_lock import API, settle
 from lab_attempt import Attempt, started
 
-from labs.grading.apiserver import APISERVER_MANIFEST, ApiserverStatus, wait_for_apiserver
+from labs.graderlib.apiserver import APISERVER_MANIFEST, ApiserverStatus, wait_for_apiserver
 from labs.targets import Target, resolve
 
 MANIFEST = Path(APISERVER_MANIFEST)

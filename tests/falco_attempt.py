@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from lab_attempt import Attempt, started
 
-from labs.grading.falco import UPSTREAM_RULES
+from labs.graderlib.falco import UPSTREAM_RULES
 from labs.grading.report import Report
 
 

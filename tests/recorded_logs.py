@@ -12,10 +12,10 @@ import os
 import time
 from pathlib import Path
 
-from labs.grading.apiserver import POD_LOGS
+from labs.graderlib.apiserver import POD_LOGS
 
 RECORDINGS = Path(__file__).parent / "data" / "apiserver"
-LINES = 40  # what labs.grading.apiserver.last_apiserver_log_errors reads
+LINES = 40  # what labs.graderlib.apiserver.last_apiserver_log_errors reads
 
 
 def record_apiserver_log(name: str) -> None:

@@ -36,7 +36,7 @@ def test_exec_without_a_shell_did_not_run(kube, exec_probe):
 
 def test_fixtures_on_the_testbed(tmp_path, monkeypatch):
     monkeypatch.setenv("CKS_LAB_STATE", str(tmp_path / "state"))
-    (tmp_path / "conftest.py").write_text("from labs.grading.fixtures import *  # noqa: F403\n")
+    (tmp_path / "conftest.py").write_text("from labs.graderlib.fixtures import *  # noqa: F403\n")
     grader = tmp_path / "test_95_fixtures.py"
     grader.write_text(textwrap.dedent(GRADER))
     report = grade(grader, GradingContext("95-fixtures", 1, {}, resolve("testbed")))

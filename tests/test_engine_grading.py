@@ -248,7 +248,7 @@ def test_a_students_broken_yaml_is_a_failed_criterion_naming_the_problem(tmp_pat
     report = _grade(
         tmp_path,
         """
-        from labs.grading.files import parse_yaml, parse_yaml_documents
+        from labs.graderlib.files import parse_yaml, parse_yaml_documents
 
         def test_policy_parses():
             '''The policy file parses'''

@@ -1,10 +1,10 @@
-"""Reading what a steps script printed in a container (labs.grading.probes): a step counts as run only when the shell
+"""Reading what a steps script printed in a container (labs.graderlib.probes): a step counts as run only when the shell
 itself printed both of its markers, so an echoed command line or a cut-off exec never passes for a probe that ran.
 The probes themselves run on the testbed in tests/test_engine_fixtures_testbed.py and the scenario tests."""
 
 import subprocess
 
-from labs.grading.probes import _marker, _step_results, _steps_script
+from labs.graderlib.probes import _marker, _step_results, _steps_script
 
 NONCE = "0123456789abcdef"
 

@@ -15,7 +15,7 @@ from apiserver_scenario import same_manifest
 from test_exam_testbed import apply_solution, exam_file, lab, start
 
 from labs.catalog import REPO_ROOT, SCENARIOS_VARIABLE
-from labs.grading.apiserver import running_apiserver_flags
+from labs.graderlib.apiserver import running_apiserver_flags
 from labs.targets import resolve
 from labs.testbed import cluster
 

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 from labs.audit import load_policy_text, parse_manifest
 from labs.audit.model import Request
-from labs.grading.apiserver import (
+from labs.graderlib.apiserver import (
     ApiserverStatus,
     last_apiserver_log_errors,
     running_apiserver_flags,
     wrong_running_flags,
 )
-from labs.grading.audit import LevelCase, level_mismatches, policy_levels_problem, policy_on_node
+from labs.graderlib.audit import LevelCase, level_mismatches, policy_levels_problem, policy_on_node
 
 MANIFEST = """\
 apiVersion: v1

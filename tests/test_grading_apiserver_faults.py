@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 from recorded_logs import RECORDINGS
 
-from labs.grading.apiserver import ApiserverStatus, last_apiserver_log_errors
+from labs.graderlib.apiserver import ApiserverStatus, last_apiserver_log_errors
 
 SAID = {  # recording -> what the check must quote from it
     "missing-mount": ".yaml: no such file or directory",

@@ -1,11 +1,11 @@
-"""labs.grading.deployments: how a Deployment setup created is described when a student changed it (pure logic;
+"""labs.graderlib.deployments: how a Deployment setup created is described when a student changed it (pure logic;
 waiting for a scale-down is proven on the testbed by the scenarios that use it)."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-from labs.grading.deployments import ScaleDown, deployment_changes
+from labs.graderlib.deployments import ScaleDown, deployment_changes
 
 
 def _deployment(uid: str = "u1", replicas: int | None = 2, generation: int = 1, revision: str = "1"):

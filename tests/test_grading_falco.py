@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from labs.falco import behaviours as b
-from labs.grading.falco import (
+from labs.graderlib.falco import (
     ConfigError,
     LocalFiles,
     alerts,

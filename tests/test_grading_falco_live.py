@@ -16,8 +16,8 @@ import testinfra
 
 from labs.errors import CannotGrade
 from labs.falco.output import parse_output
-from labs.grading.falco import LocalFiles, read_config
-from labs.grading.falco_live import (
+from labs.graderlib.falco import LocalFiles, read_config
+from labs.graderlib.falco_live import (
     FalcoOutput,
     exec_in_terminal,
     exec_without_terminal,

@@ -1,4 +1,4 @@
-"""labs.grading.pods: what a scenario's setup recorded in annotations of its namespace, read by the graders (a
+"""labs.graderlib.pods: what a scenario's setup recorded in annotations of its namespace, read by the graders (a
 missing or unreadable record is "could not grade", never a failed criterion)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from labs.errors import CannotGrade
-from labs.grading.pods import recorded_by_setup, text_recorded_by_setup
+from labs.graderlib.pods import recorded_by_setup, text_recorded_by_setup
 
 
 def _kube(annotations: dict[str, str] | None, exists: bool = True) -> SimpleNamespace:

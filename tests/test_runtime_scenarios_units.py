@@ -11,7 +11,7 @@ import pytest
 
 from labs.catalog import Catalog
 from labs.errors import CannotGrade
-from labs.grading.processes import NodeProcess, lasting, node_processes, running_binary
+from labs.graderlib.processes import NodeProcess, lasting, node_processes, running_binary
 
 SEEDS = range(300)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from falco_attempt import SolvedText, check_the_solution, falco_lab, grade_with, judged_failures, message_of, rewritten
 
-from labs.grading.falco import LOCAL_RULES
+from labs.graderlib.falco import LOCAL_RULES
 
 pytestmark = [pytest.mark.testbed, pytest.mark.slow]
 

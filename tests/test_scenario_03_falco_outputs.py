@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from falco_attempt import check_the_solution, falco_lab, grade_with, judged_failures, message_of
 
-from labs.grading.falco import FALCO_YAML
+from labs.graderlib.falco import FALCO_YAML
 
 # In the lane of 02 and 04 (exclusive: [falco-rules]): its reset puts /etc/falco back as a whole, their rules included.
 pytestmark = [pytest.mark.testbed, pytest.mark.slow, pytest.mark.shares("falco-rules")]

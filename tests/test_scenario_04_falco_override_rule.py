@@ -14,7 +14,7 @@ import pytest
 import yaml
 from falco_attempt import SolvedText, check_the_solution, falco_lab, grade_with, judged_failures, message_of, rewritten
 
-from labs.grading.falco import LOCAL_RULES, UPSTREAM_RULES
+from labs.graderlib.falco import LOCAL_RULES, UPSTREAM_RULES
 
 pytestmark = [pytest.mark.testbed, pytest.mark.slow]
 

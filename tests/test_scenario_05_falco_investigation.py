@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import pytest
 from lab_attempt import Attempt, failed, failed_in, message, started
 
-from labs.grading.probes import Probe
+from labs.graderlib.probes import Probe
 
 pytestmark = [pytest.mark.testbed, pytest.mark.slow]
 

@@ -14,7 +14,7 @@ import yaml
 from apiserver_scenario import ApiserverScenario, same_manifest
 from lab_attempt import failed, failed_in, kept, message
 
-from labs.grading.apiserver import APISERVER_MANIFEST
+from labs.graderlib.apiserver import APISERVER_MANIFEST
 
 pytestmark = [pytest.mark.testbed, pytest.mark.slow]
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from lab_attempt import Attempt, failed, failed_in, message, started
 
-from labs.grading.processes import node_processes, running_binary
+from labs.graderlib.processes import node_processes, running_binary
 
 pytestmark = [pytest.mark.testbed, pytest.mark.slow]
 

@@ -16,7 +16,7 @@ import pytest
 from lab_attempt import Attempt, failed, failed_in, message, started
 
 from labs.catalog import Catalog
-from labs.grading.processes import node_processes
+from labs.graderlib.processes import node_processes
 
 SEED = 20261129  # chmod, culprit transcoder (namespace media)
 OTHER_SYSCALLS = {"kill": 20261134, "symlink": 20261140, "mkdir": 20261135, "rename": 20261136, "sync": 20261132}

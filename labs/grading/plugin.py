@@ -24,7 +24,7 @@ from labs.grading.context import CONTEXT_KEY, GradingContext
 from labs.grading.report import Check, CheckStatus, Report
 
 # The fixtures every grader gets without importing them (a grader imports only what it calls).
-FIXTURE_PLUGINS = ("labs.grading.fixtures", "labs.grading.falco_fixtures", "labs.grading.apiserver_fixtures")
+FIXTURE_PLUGINS = ("labs.graderlib.fixtures", "labs.graderlib.falco_fixtures", "labs.graderlib.apiserver_fixtures")
 # pytest's own plugins that grading has no use for: each one costs time on every `lab check` (unraisableexception
 # runs gc.collect() twice per test). Graders get labs' fixtures (FIXTURE_PLUGINS) and pytest's core, not
 # tmp_path, monkeypatch, capsys or recwarn.

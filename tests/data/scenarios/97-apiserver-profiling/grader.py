@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labs.grading.apiserver import wrong_running_flags
+from labs.graderlib.apiserver import wrong_running_flags
 
 
 @pytest.mark.points(1)

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from labs.grading.pods import SETTLE_SECONDS, recorded_by_setup
-from labs.grading.rollout import REVISION, wait_for_rollout
+from labs.graderlib.pods import SETTLE_SECONDS, recorded_by_setup
+from labs.graderlib.rollout import REVISION, wait_for_rollout
 from labs.k8s import Kube
 
 ORIGINAL_DEPLOYMENTS_ANNOTATION = "cks-lab/original-deployments"

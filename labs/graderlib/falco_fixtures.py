@@ -1,15 +1,15 @@
-"""Fixtures for graders of Falco tasks: the node's Falco read the way Falco 0.42 reads it (labs.grading.falco), the
+"""Fixtures for graders of Falco tasks: the node's Falco read the way Falco 0.42 reads it (labs.graderlib.falco), the
 attempt's pod, and Falco's live output. Every grader gets them (labs.grading.plugin.FIXTURE_PLUGINS) by naming
 them as arguments:
 
-- `falco_files`: the files of node controlplane, where the tasks' Falco runs (labs.grading.falco.HostFiles)
+- `falco_files`: the files of node controlplane, where the tasks' Falco runs (labs.graderlib.falco.HostFiles)
 - `falco_config`: the effective configuration (falco.yaml and its config_files drop-ins); fails every criterion
   that uses it with what Falco would say at start
 - `falco_rules`: the rules Falco loads, in its order; fails every criterion that uses it with Falco's first load
   error (file, line, item)
 - `attempt_pod`: the pod named by the attempt's `namespace` and `pod` parameters, once Ready; fails every criterion
   that uses it with the pods that are there instead
-- `live_falco`: `live_falco(node_name)` is Falco's output on that node (labs.grading.falco_live.FalcoOutput) for
+- `live_falco`: `live_falco(node_name)` is Falco's output on that node (labs.graderlib.falco_live.FalcoOutput) for
   a live criterion (marked `@pytest.mark.needs("falco")`); a Falco that is not running fails the criterion
 """
 
@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 from labs.falco import Ruleset
-from labs.grading.falco import FalcoConfig, HostFiles, require_config, require_rules
-from labs.grading.falco_live import FalcoOutput, require_falco
-from labs.grading.pods import require_pod
+from labs.graderlib.falco import FalcoConfig, HostFiles, require_config, require_rules
+from labs.graderlib.falco_live import FalcoOutput, require_falco
+from labs.graderlib.pods import require_pod
 from labs.k8s import Kube
 
 FALCO_NODE = "controlplane"

@@ -3,7 +3,7 @@
 - `params`: this attempt's parameters (dict)
 - `kube`: typed Kubernetes API clients (`kube.core`, `kube.apps`, ...), checked to answer before any criterion runs
 - `node`: `node("controlplane")` is a pytest-testinfra host reached through the target's Ansible inventory
-- `exec_probe`: runs commands in containers and proves they ran (labs.grading.probes.Probe)
+- `exec_probe`: runs commands in containers and proves they ran (labs.graderlib.probes.Probe)
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from labs.errors import CannotGrade
+from labs.graderlib.probes import Probe
 from labs.grading.context import CONTEXT_KEY, GradingContext
-from labs.grading.probes import Probe
 from labs.k8s import Kube
 
 

@@ -19,8 +19,8 @@ import pytest
 
 from labs.audit.loader import PolicyResult
 from labs.audit.manifest import ApiserverManifest
-from labs.grading.apiserver import ApiserverStatus, apiserver_status, wait_for_apiserver
-from labs.grading.audit import policy_on_node
+from labs.graderlib.apiserver import ApiserverStatus, apiserver_status, wait_for_apiserver
+from labs.graderlib.audit import policy_on_node
 
 CONTROLPLANE = "controlplane"
 PATIENCE = 90  # seconds to wait for a kube-apiserver that may be restarting (or, when it cannot start, for the

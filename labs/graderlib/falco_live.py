@@ -23,7 +23,7 @@ import pytest
 
 from labs.errors import CannotGrade
 from labs.falco.output import OutputFormat, Token
-from labs.grading.falco import FalcoConfig
+from labs.graderlib.falco import FalcoConfig
 
 ALERT_WAIT_SECONDS = 20
 

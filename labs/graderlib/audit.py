@@ -20,7 +20,7 @@ from labs.audit.loader import PolicyResult, load_policy_text
 from labs.audit.log import AuditEvent, AuditLogError, parse_log_line
 from labs.audit.manifest import ApiserverManifest
 from labs.audit.model import Policy, Request
-from labs.grading.apiserver import raw_request, read_node_file
+from labs.graderlib.apiserver import raw_request, read_node_file
 
 
 @dataclass(frozen=True)
