@@ -1,6 +1,6 @@
 """A pytest plugin: which proofs saw each grader criterion fail and which saw it pass. Every grading a proof makes
 (tests/lab_attempt.py: `lab check --json` and in-process grading) is recorded under the test that made it; at the end
-of the run every criterion of the graders whose proofs ran is listed with how many proofs saw it fail and pass.
+of the run every criterion of the graders whose proofs ran is listed with the proofs that saw it fail and pass.
 With CKS_LAB_REQUIRE_CRITERIA=1 (`make test`) the run fails when one was never seen failing, or never passing: no
 grader criterion goes unproven. A criterion that needs what the testbed lacks (`@pytest.mark.needs`) is listed as
 VM-only instead: its logic is unit-tested on recorded outputs. Works under xdist (workers hand their records to the
@@ -70,7 +70,15 @@ def pytest_testnodedown(node, error) -> None:
     merge(json.loads(getattr(node, "workeroutput", {}).get("criteria", "{}")))
 
 
-def table() -> list[tuple[str, int, int, str]]:
+def proof_name(nodeid: str) -> str:
+    """`test_scenario_01_immutable_pod.py::test_x` for a test id (its directory and xdist lane left out)."""
+    path, separator, test = nodeid.partition("::")
+    if not separator:
+        return nodeid
+    return f"{path.rpartition('/')[2]}::{test.rpartition('@')[0] if '@' in test else test}"
+
+
+def table() -> list[tuple[str, list[str], list[str], str]]:
     """(scenario::criterion, proofs that saw it fail, proofs that saw it pass, what is missing) for every criterion
     of the graders whose proofs ran; what is missing is "", "never seen failing/passing" or "VM-only (needs ...)"."""
     rows = []
@@ -84,7 +92,8 @@ def table() -> list[tuple[str, int, int, str]]:
                 gap = f"VM-only (needs {', '.join(missing)})"
             else:
                 gap = " and ".join(f"never seen {side}" for side in ("failed", "passed") if not sides[side])
-            rows.append((f"{scenario.id}::{criterion}", len(sides["failed"]), len(sides["passed"]), gap))
+            proofs = {side: sorted({proof_name(test) for test in sides[side]}) for side in ("failed", "passed")}
+            rows.append((f"{scenario.id}::{criterion}", proofs["failed"], proofs["passed"], gap))
     return rows
 
 
@@ -111,9 +120,10 @@ def pytest_terminal_summary(terminalreporter) -> None:
     rows = table()
     write = terminalreporter.write_line
     terminalreporter.section("grader criteria: proofs that saw each fail and pass")
-    write(f"{'criterion':<100} {'failed':>6} {'passed':>6}")
     for name, failed, passed, gap in rows:
-        write(f"{name:<100} {failed:>6} {passed:>6}  {gap}".rstrip())
+        write(f"{name}  {gap}".rstrip())
+        write(f"    failed in: {', '.join(failed) or '-'}")
+        write(f"    passed in: {', '.join(passed) or '-'}")
     missing = gaps()
     verdict = "the run fails (CKS_LAB_REQUIRE_CRITERIA)" if missing and _required() else ""
     scenarios = len({name.split("::")[0] for name, *_ in rows})

@@ -28,8 +28,17 @@ def test_a_criterion_never_seen_failing_is_a_gap(record):
     _seen_both_ways(record, "1", but="test_no_hostpath_volume")
     assert criterion_coverage.gaps() == ["01-immutable-pod::test_no_hostpath_volume never seen failed"]
     rows = {name: (failed, passed) for name, failed, passed, _ in criterion_coverage.table()}
-    assert rows["01-immutable-pod::test_no_hostpath_volume"] == (0, 1)
-    assert rows["01-immutable-pod::test_nginx_answers_http"] == (1, 1)
+    assert rows["01-immutable-pod::test_no_hostpath_volume"] == ([], ["proof"])
+    assert rows["01-immutable-pod::test_nginx_answers_http"] == (["proof"], ["proof"])
+
+
+def test_a_proof_is_named_by_its_module_and_test():
+    lane = "tests/test_scenario_06_audit_logging.py::test_a_policy_kube_apiserver_refuses[a/b]@08-audit-repair"
+    assert (
+        criterion_coverage.proof_name(lane)
+        == "test_scenario_06_audit_logging.py::test_a_policy_kube_apiserver_refuses[a/b]"
+    )
+    assert criterion_coverage.proof_name("tests/test_x.py::test_y") == "test_x.py::test_y"
 
 
 def test_a_criterion_that_needs_falco_is_vm_only_not_a_gap(record):
