@@ -87,10 +87,22 @@ class Attempt:
         assert (report["exit_code"], report["score"]) == (0, score), report
 
 
-def failed(report: Report) -> set[str]:
+class Failed(set):
+    """The ids of failed criteria; shown with their messages when an assertion on them does not hold."""
+
+    def __init__(self, checks: list[dict]) -> None:
+        failing = [check for check in checks if check["status"] not in ("pass", "not-gradable")]
+        super().__init__(check["id"] for check in failing)
+        self.messages = {check["id"]: check["message"] for check in failing}
+
+    def __repr__(self) -> str:
+        return repr(self.messages)
+
+
+def failed(report: Report) -> Failed:
     """The ids of the criteria that failed (an error is never expected here)."""
     assert report.verdict != "error", report.as_json()
-    return {check.id for check in report.checks if not check.passed}
+    return Failed([check.as_json() for check in report.checks])
 
 
 def message(report: Report, check_id: str) -> str:
@@ -98,9 +110,9 @@ def message(report: Report, check_id: str) -> str:
     return next(check.message for check in report.checks if check.id == check_id)
 
 
-def failed_in(report: dict) -> set[str]:
+def failed_in(report: dict) -> Failed:
     """The ids of the failed criteria of a `lab check --json` report."""
-    return {check["id"] for check in report["checks"] if not check["passed"]}
+    return Failed(report["checks"])
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from labs.graderlib.rollout import REVISION, wait_for_rollout
 from labs.k8s import Kube
 
 ORIGINAL_DEPLOYMENTS_ANNOTATION = "cks-lab/original-deployments"
+OBSERVE_SECONDS = 15  # for the deployment controller to see a change just made (longer on a busy cluster)
 
 
 def original_deployment_uids(kube: Kube, namespace: str) -> dict[str, str]:
@@ -98,12 +99,25 @@ class Disturbed:
     unavailable: str = ""
 
 
+def observed_deployment(kube: Kube, namespace: str, name: str, timeout: float = OBSERVE_SECONDS) -> Any | None:
+    """The Deployment once its controller has seen its latest spec (status.observedGeneration), so that the revision
+    it reports tells a changed Pod template; as it is after `timeout`; None when it does not exist."""
+    deadline = time.monotonic() + timeout
+    while True:
+        deployment = kube.get(kube.apps.read_namespaced_deployment, name, namespace)
+        if deployment is None or time.monotonic() >= deadline:
+            return deployment
+        if (deployment.status.observed_generation or 0) >= (deployment.metadata.generation or 1):
+            return deployment
+        time.sleep(0.5)
+
+
 def disturbed_deployments(kube: Kube, deployments: Iterable[tuple[str, str]], replicas: int) -> list[Disturbed]:
     """Those of the (namespace, name) Deployments, created by setup with `replicas` replicas, that a student changed
     or that are not Available (after waiting for their rollout), in the order given."""
     disturbed = []
     for namespace, name in deployments:
-        deployment = kube.get(kube.apps.read_namespaced_deployment, name, namespace)
+        deployment = observed_deployment(kube, namespace, name)
         changes = deployment_changes(deployment, original_deployment_uids(kube, namespace).get(name), replicas)
         if changes:
             disturbed.append(Disturbed(namespace, name, changes=tuple(changes)))
