@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +29,12 @@ class ApiLock:
         self.directory = directory
         self.mode: str | None = None
         self._fd: int | None = None
+        self.waited = 0.0  # seconds this process spent waiting for the other lanes, in all
+
+    def _lock(self, fd: int, operation: int) -> None:
+        began = time.monotonic()
+        fcntl.flock(fd, operation)
+        self.waited += time.monotonic() - began
 
     def _open(self, name: str) -> int:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -39,11 +46,11 @@ class ApiLock:
             return
         turnstile = self._open("turnstile")
         try:
-            fcntl.flock(turnstile, fcntl.LOCK_EX)  # behind a writer that waits
+            self._lock(turnstile, fcntl.LOCK_EX)  # behind a writer that waits
         finally:
             os.close(turnstile)
         self._fd = self._open("api")
-        fcntl.flock(self._fd, fcntl.LOCK_SH)
+        self._lock(self._fd, fcntl.LOCK_SH)
         self.mode = "shared"
 
     def own(self) -> None:
@@ -53,9 +60,9 @@ class ApiLock:
         self.release()
         turnstile = self._open("turnstile")
         try:
-            fcntl.flock(turnstile, fcntl.LOCK_EX)
+            self._lock(turnstile, fcntl.LOCK_EX)
             fd = self._open("api")
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._lock(fd, fcntl.LOCK_EX)
         finally:
             os.close(turnstile)
         self._fd, self.mode = fd, "exclusive"
@@ -71,7 +78,7 @@ class ApiLock:
         """An exclusive lock of its own beside the API lock, for what one lane must do while the others wait."""
         fd = self._open(name)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._lock(fd, fcntl.LOCK_EX)
             yield
         finally:
             os.close(fd)

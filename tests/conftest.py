@@ -14,6 +14,7 @@ from api_lock import API, settle
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 LANELESS: list[str] = []  # testbed tests that pytest-xdist's loadgroup put in no lane
+LOCK_WAITED = pytest.StashKey[float]()  # API.waited when the test's current phase began
 # Every `lab` the tests run grades in its own process and leaves no grading worker behind (tests/test_engine_worker.py
 # switches it on for its own workers).
 os.environ["CKS_LAB_GRADING_WORKER"] = "0"
@@ -94,11 +95,22 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
         API.own()
     elif item.get_closest_marker("testbed"):
         API.share()
+    item.stash[LOCK_WAITED] = API.waited
     yield
     if item.get_closest_marker("owns_apiserver"):
         settle()  # such a test puts kube-apiserver back as it found it
     if API.mode == "shared":
         API.release()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Each phase's report says how long it waited for the other lanes (tests/proof_times.py leaves that out)."""
+    report = yield
+    waited = API.waited - item.stash.get(LOCK_WAITED, API.waited)
+    item.stash[LOCK_WAITED] = API.waited
+    report.user_properties.append((proof_times.LOCK_WAIT, round(waited, 2)))
+    return report
 
 
 @pytest.fixture(autouse=True)
