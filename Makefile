@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Proof lanes: LANES=2 runs pytest-xdist workers sharing the one testbed (tests/api_lock.py,
-# docs/writing-a-scenario.md#the-proof-budget). Off by default: pytest-xdist 3.8's loadgroup was seen running a
-# group's tests out of their file order, which the proofs' module fixtures rely on.
+# docs/writing-a-scenario.md#the-proof-budget). Serial by default: on 2 cores two lanes saved 7 % and stretched the
+# timing windows of some proofs (docs/benchmarks.md#proof-lanes); machines with more cores may gain more.
 LANES ?= 0
 PYTEST_LANES := $(BIN)/pytest $(if $(filter-out 0,$(LANES)),-n $(LANES) --dist loadgroup)
 
