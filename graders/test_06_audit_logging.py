@@ -126,7 +126,7 @@ def test_secrets_are_logged_at_metadata(audit_policy, params):
 @pytest.mark.points(1)
 def test_the_resource_is_logged_at_request_response(audit_policy, params):
     """Requests for {resource}, in every namespace, are logged at level RequestResponse"""
-    group = RESOURCES[params["resource"]][0]
+    group = params["resource_group"]
     cases = [
         LevelCase(r, "RequestResponse")
         for verb in ("get", "list", "create", "update", "patch", "delete")
