@@ -113,6 +113,16 @@ class UnknownScenario(LookupError):
         super().__init__(f"no scenario {wanted!r}; {hint}")
 
 
+def scenario_id(number: int, slug: str) -> str:
+    """`01-immutable-pod`: a scenario's folder name."""
+    return f"{number:02d}-{slug}"
+
+
+def module_name(scenario: str) -> str:
+    """`01_immutable_pod`: a scenario's name in its grader's and its proof's file names."""
+    return scenario.replace("-", "_")
+
+
 @dataclass(frozen=True)
 class Scenario:
     """A scenario folder with its validated spec."""
@@ -123,32 +133,44 @@ class Scenario:
     @property
     def id(self) -> str:
         """`01-immutable-pod`."""
-        return f"{self.spec.number:02d}-{self.spec.slug}"
+        return scenario_id(self.spec.number, self.spec.slug)
 
     @property
     def grader(self) -> Path:
         """grader.py in the scenario's own folder (a scenario outside the catalog), else graders/test_NN_slug.py
         beside its scenarios folder (a checkout made by `lab new`), else that of this checkout."""
         own = self.directory / "grader.py"
-        name = f"test_{self.id.replace('-', '_')}.py"
+        name = f"test_{module_name(self.id)}.py"
         beside = self.directory.parent.parent / "graders" / name
         return next((path for path in (own, beside) if path.exists()), GRADERS_DIR / name)
 
     @cached_property
-    def criteria_needs(self) -> list[str]:
-        """What some criterion of the grader needs of a target (`@pytest.mark.needs(...)`), read from its source."""
+    def criteria(self) -> dict[str, list[str]]:
+        """The grader's criteria (test functions marked with points), each with what it needs of a target
+        (`@pytest.mark.needs(...)`), read from its source; none when it cannot be read (lab validate says why)."""
         try:
             tree = ast.parse(self.grader.read_text())
         except (OSError, SyntaxError):
-            return []  # lab validate reports the grader
-        needs = [
-            argument.value
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("mark.needs")
-            for argument in node.args
-            if isinstance(argument, ast.Constant) and isinstance(argument.value, str)
-        ]
-        return sorted(set(needs))
+            return {}
+        found = {}
+        for node in tree.body:
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            marks = [decorator for decorator in node.decorator_list if isinstance(decorator, ast.Call)]
+            if any(ast.unparse(mark.func).endswith("mark.points") for mark in marks):
+                found[node.name] = [
+                    argument.value
+                    for mark in marks
+                    if ast.unparse(mark.func).endswith("mark.needs")
+                    for argument in mark.args
+                    if isinstance(argument, ast.Constant) and isinstance(argument.value, str)
+                ]
+        return found
+
+    @property
+    def criteria_needs(self) -> list[str]:
+        """What some criterion of the grader needs of a target."""
+        return sorted({need for needs in self.criteria.values() for need in needs})
 
     def conflicts_with(self, other: Scenario) -> bool:
         """Both take over one shared component, or one the whole of a component and the other a part of it."""

@@ -9,7 +9,6 @@ controller). With CKS_LAB_CRITERIA=FILE the whole record is written as JSON:
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 from collections import defaultdict
@@ -30,25 +29,6 @@ def record(scenario: str, checks: list[dict]) -> None:
     for check in checks:
         if check["status"] in ("pass", "fail"):
             seen[scenario][check["id"]]["passed" if check["status"] == "pass" else "failed"].add(test)
-
-
-def criteria(grader: Path) -> dict[str, list[str]]:
-    """The criteria of a grader (its test functions marked with points), each with what it needs of a target."""
-    tree = ast.parse(grader.read_text())
-    found = {}
-    for node in tree.body:
-        if not isinstance(node, ast.FunctionDef):
-            continue
-        marks = [decorator for decorator in node.decorator_list if isinstance(decorator, ast.Call)]
-        if any(ast.unparse(mark.func).endswith("mark.points") for mark in marks):
-            found[node.name] = [
-                argument.value
-                for mark in marks
-                if ast.unparse(mark.func).endswith("mark.needs")
-                for argument in mark.args
-                if isinstance(argument, ast.Constant)
-            ]
-    return found
 
 
 def as_json(record_: Seen) -> dict:
@@ -85,7 +65,7 @@ def table() -> list[tuple[str, list[str], list[str], str]]:
     for scenario in Catalog().scenarios:
         if scenario.id not in seen:
             continue
-        for criterion, needs in criteria(scenario.grader).items():
+        for criterion, needs in scenario.criteria.items():
             sides = seen[scenario.id].get(criterion, {"failed": set(), "passed": set()})
             missing = capabilities.lacking(needs, capabilities.TESTBED)
             if missing:

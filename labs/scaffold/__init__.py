@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jinja2
 
-from labs.catalog import DOMAINS
+from labs.catalog import DOMAINS, module_name, scenario_id
 from labs.errors import LabError
 from labs.params import DNS_LABEL
 
@@ -27,11 +27,11 @@ class NewScenario:
 
     @property
     def id(self) -> str:
-        return f"{self.number:02d}-{self.slug}"
+        return scenario_id(self.number, self.slug)
 
     @property
     def module(self) -> str:
-        return self.id.replace("-", "_")
+        return module_name(self.id)
 
     def files(self, root: Path) -> dict[Path, str]:
         """Each file to write under the checkout `root`, from its template."""
