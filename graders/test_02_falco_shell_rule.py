@@ -79,7 +79,8 @@ def test_the_list_holds_exactly_the_five_shells(falco_files, falco_config, param
     """List {list} holds bash, zsh, ksh, sh and csh, and nothing else"""
     name = params["list"]
     probe = _probe(falco_files, falco_config, f"spawned_process and proc.name in ({name})")
-    spawned = {p: b.process_in_container(p) for p in SHELLS + NOT_LISTED}
+    items = [item.strip("'\"") for item in probe.lists.get(name, [])]  # after every append and override
+    spawned = {p: b.process_in_container(p) for p in dict.fromkeys((*SHELLS, *NOT_LISTED, *items))}
     matched = {p for p, event in spawned.items() if fires(probe, PROBE, event)}
     if not matched:
         pytest.fail(f"list {name} is not defined in a rules file Falco loads (or is empty)", pytrace=False)
@@ -123,12 +124,19 @@ def test_the_rule_is_reported_for_every_listed_shell_in_the_pod(falco_rules, rul
 
 @pytest.mark.points(1)
 def test_the_rule_stays_quiet_on_the_host_and_for_other_programs(falco_rules, rule, container):
-    """Rule "{rule}" does not fire for shells on the host or for other programs in containers"""
+    """Rule "{rule}" does not fire for shells on the host, for other programs in containers, or for what a shell
+    does after it started"""
     quiet = {
         "bash on the host (ssh session)": b.shell_on_host(shell="bash"),
         "sh on the host without a terminal": b.shell_on_host(shell="sh", interactive=False),
         **{f"{p} in pod {container.pod}": b.process_in_container(p, container=container) for p in NOT_LISTED},
         f"cat /etc/hostname in pod {container.pod}": b.read_file("/etc/hostname", container=container),
+        **{
+            f"{shell} in pod {container.pod} opening /etc/profile (not a start)": b.read_file(
+                "/etc/profile", process=shell, container=container
+            )
+            for shell in SHELLS
+        },
     }
     noisy = [what for what, event in quiet.items() if fires(falco_rules, rule.name, event)]
     assert not noisy, f"rule {rule.name!r} fires for: {', '.join(noisy)}"

@@ -7,6 +7,8 @@ policy passes; the log is judged by this grading's own probe requests, found in 
 
 from __future__ import annotations
 
+import posixpath
+
 import pytest
 
 from labs.audit.model import Request
@@ -84,10 +86,17 @@ def test_policy_is_mounted_read_only_and_the_log_directory_writable(apiserver_ma
         problems.append(f"{policy} inside the container is {manifest.host_path_for(policy) or 'not on a hostPath'}")
     elif not policy_mount.read_only:
         problems.append(f"the mount of {policy} ({policy_mount.mount_path}) is writable, expected readOnly: true")
-    if manifest.host_path_for(log) != log:
-        problems.append(f"{log} inside the container is {manifest.host_path_for(log) or 'not on a hostPath'}")
-    elif not manifest.is_writable(log):
-        problems.append(f"the mount of {log} ({manifest.mount_for(log).mount_path}) is read-only")
+    log_directory = posixpath.dirname(log)
+    if manifest.host_path_for(log_directory) != log_directory:
+        seen = manifest.host_path_for(log_directory) or "not on a hostPath"
+        file_only = (
+            " (only the file is mounted: rotated logs would be written inside the container and lost)"
+            if (manifest.host_path_for(log) == log)
+            else ""
+        )
+        problems.append(f"{log_directory} inside the container is {seen}{file_only}")
+    elif not manifest.is_writable(log_directory):
+        problems.append(f"the mount of {log_directory} ({manifest.mount_for(log_directory).mount_path}) is read-only")
     problems += [f"dropped by the kubelet: {warning}" for warning in manifest.warnings if "volume" in warning.lower()]
     assert not problems, "; ".join(problems)
 

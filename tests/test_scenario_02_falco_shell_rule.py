@@ -96,6 +96,16 @@ def test_a_rule_without_the_container_macro_fires_on_the_host(lab):
     )
 
 
+def test_a_rule_without_spawned_process_fires_on_everything_a_shell_does(lab):
+    report = grade_with(
+        lab, LOCAL_RULES, SOLVED.text.replace("spawned_process and in_a_container and", "in_a_container and")
+    )
+    assert judged_failures(report, LIVE) == {QUIET}
+    assert message_of(report, QUIET).startswith(
+        "rule 'Shell spawned in a container' fires for: bash in pod api-ember opening /etc/profile (not a start)"
+    )
+
+
 def test_matching_shells_by_substring_fires_for_other_programs(lab):
     report = grade_with(
         lab, LOCAL_RULES, SOLVED.text.replace("proc.name in (container_shells)", "proc.name contains sh")
@@ -107,12 +117,12 @@ def test_matching_shells_by_substring_fires_for_other_programs(lab):
 
 
 def test_a_list_with_an_extra_shell_and_a_macro_true_everywhere_fail_their_criteria(lab):
-    text = SOLVED.text.replace("[bash, zsh, ksh, sh, csh]", "[bash, zsh, ksh, sh, csh, dash]")
+    text = SOLVED.text.replace("[bash, zsh, ksh, sh, csh]", "[bash, zsh, ksh, sh, csh, dash, fish]")
     report = grade_with(
         lab, LOCAL_RULES, text.replace("condition: (container.id != host)", "condition: (container.id exists)")
     )
     assert judged_failures(report, LIVE) == {LIST, MACRO, QUIET}
-    assert message_of(report, LIST) == "list container_shells: missing nothing, not asked for dash"
+    assert message_of(report, LIST) == "list container_shells: missing nothing, not asked for dash, fish"
     assert "is true for a process in container app of pod api-ember and true for a process on the host" in (
         message_of(report, MACRO)
     )

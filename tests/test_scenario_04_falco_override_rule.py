@@ -1,7 +1,8 @@
 """Scenario 04 on the testbed: setup fails the grader, the reference solution (an override block) passes it, the
 whole rule redefined in the local file passes too, and near-misses fail on their criterion: the default rules file
 edited, `append` instead of `replace`, the priority left as it was, the override in a file Falco does not load, an
-override of a misspelled rule (Falco refuses to load it).
+override of a misspelled rule (Falco refuses to load it), a condition widened or narrowed (compared with the
+default rule on every program and string its condition names).
 
 Seed 20261204 draws: rule "Search Private Keys or Passwords", priority ALERT, output
 "%evt.time,%user.name,%container.name,%proc.name,%k8s.ns.name,%k8s.pod.name"."""
@@ -89,9 +90,20 @@ def test_a_condition_widened_by_the_override_fails_on_detection(lab):
         "output": "replace", "priority": "replace", "condition": "replace"})  # fmt: skip
     report = grade_with(lab, LOCAL_RULES, widened)
     assert judged_failures(report, LIVE) == {DETECTS}
-    assert message_of(report, DETECTS) == (
-        f"rule '{RULE}' now also fires for: find / -name notes.txt; keep its condition"
-    )
+    detects = message_of(report, DETECTS)
+    assert detects.startswith(f"rule '{RULE}' no longer detects what it did (130 behaviours compared with the")
+    assert "it misses 30: grep -r BEGIN PRIVATE / in pod" in detects
+    assert f"it now also fires on 18: find / -name notes.txt in pod {lab.params['pod']}; " in detects
+
+
+def test_a_condition_narrowed_to_the_drawn_trigger_fails_on_detection(lab):
+    narrowed = _override(condition='spawned_process and proc.name = find and proc.args contains "id_rsa"', override={
+        "output": "replace", "priority": "replace", "condition": "replace"})  # fmt: skip
+    report = grade_with(lab, LOCAL_RULES, narrowed)
+    assert judged_failures(report, LIVE) == {DETECTS}
+    detects = message_of(report, DETECTS)
+    assert f"default rule): it misses 36: grep -r BEGIN PRIVATE / in pod {lab.params['pod']}; " in detects
+    assert "now also fires" not in detects and detects.endswith(" ...; keep its condition")
 
 
 def test_an_override_of_a_misspelled_rule_fails_on_loading_the_rules(lab):

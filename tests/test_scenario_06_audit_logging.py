@@ -6,6 +6,7 @@ wrong flag and a wrong mount (one restart together) are proven under the `varian
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,9 +145,14 @@ def _mount_and_flag_near_miss(lab: ApiserverScenario) -> None:
     def near_miss(manifest: dict) -> None:
         container = manifest["spec"]["containers"][0]
         container["command"] = [arg for arg in container["command"] if not arg.startswith("--audit-log-maxbackup")]
+        log_path, log_directory = lab.params["log_path"], posixpath.dirname(lab.params["log_path"])
         for mount in container["volumeMounts"]:
             if mount["mountPath"] == lab.params["policy_path"]:
                 mount.pop("readOnly")
+            if mount["mountPath"] == log_directory:  # the log file alone: its rotated backups would stay inside
+                mount["mountPath"] = log_path
+                volume = next(v for v in manifest["spec"]["volumes"] if v["name"] == mount["name"])
+                volume["hostPath"] = {"path": log_path, "type": "FileOrCreate"}
 
     lab.restart_apiserver(near_miss)
     report = lab.grade()
@@ -157,6 +163,6 @@ def _mount_and_flag_near_miss(lab: ApiserverScenario) -> None:
     assert message(report, "test_kube_apiserver_rotates_the_log") == (
         "the running kube-apiserver has no --audit-log-maxbackup"
     )
-    assert "is writable, expected readOnly: true" in message(
-        report, "test_policy_is_mounted_read_only_and_the_log_directory_writable"
-    )
+    mounts = message(report, "test_policy_is_mounted_read_only_and_the_log_directory_writable")
+    assert "is writable, expected readOnly: true" in mounts
+    assert "only the file is mounted: rotated logs would be written inside the container and lost" in mounts

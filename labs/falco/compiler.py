@@ -309,11 +309,22 @@ def _compares_with_na(expr: Expr) -> bool:
     return False
 
 
-def compile_collected(collector: Collector) -> tuple[list[CompiledRule], list[Diagnostic], Diagnostic | None]:
-    """Compile everything collected so far: (rules, warnings, first error or None)."""
+@dataclass
+class Compiled:
+    """What compiling the collected rules gave: the rules in order, every list with its items as Falco substitutes
+    them (appends applied, lists used in a list expanded), the warnings, and the first error or None."""
+
+    rules: list[CompiledRule]
+    lists: dict[str, list[str]]
+    warnings: list[Diagnostic]
+    error: Diagnostic | None = None
+
+
+def compile_collected(collector: Collector) -> Compiled:
+    """Compile everything collected so far."""
     compilation = _Compilation(collector)
     try:
         rules = compilation.run()
     except RuleLoadError as error:
-        return [], compilation.warnings, error.diagnostic
-    return rules, compilation.warnings, None
+        return Compiled([], compilation.lists, compilation.warnings, error.diagnostic)
+    return Compiled(rules, compilation.lists, compilation.warnings)

@@ -49,6 +49,7 @@ class Ruleset:
 
     files: list[str]
     rules: list[CompiledRule] = field(default_factory=list)
+    lists: dict[str, list[str]] = field(default_factory=dict)  # name -> items, as substituted into conditions
     errors: list[Diagnostic] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
 
@@ -124,18 +125,19 @@ def load_rules(paths: Sequence[str | Path], contents: dict[str, str] | None = No
         if read_error is not None:
             ruleset.errors.append(read_error)
             break
-        rules, compile_warnings, compile_error = compile_collected(collector)
-        if compile_error is not None:
-            ruleset.errors.append(compile_error)
+        compiled = compile_collected(collector)
+        compile_warnings = compiled.warnings
+        if compiled.error is not None:
+            ruleset.errors.append(compiled.error)
             break
-        ruleset.rules = rules
+        ruleset.rules, ruleset.lists = compiled.rules, compiled.lists
     ruleset.warnings = [*collector.warnings, *compile_warnings]
     if not ruleset.errors:
         plugin_error = _check_plugins(collector)
         if plugin_error is not None:
             ruleset.errors.append(plugin_error)
     if ruleset.errors:
-        ruleset.rules = []
+        ruleset.rules, ruleset.lists = [], {}
     return ruleset
 
 

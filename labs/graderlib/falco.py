@@ -27,6 +27,8 @@ from labs.falco.behaviours import Container
 FALCO_YAML = "/etc/falco/falco.yaml"
 UPSTREAM_RULES = "/etc/falco/falco_rules.yaml"
 LOCAL_RULES = "/etc/falco/falco_rules.local.yaml"
+# The default rules as the package installed them: playbooks/tasks/falco_prepare.yml keeps /etc/falco there once.
+PRISTINE_UPSTREAM_RULES = "/var/lib/cks-lab/falco-pristine/falco_rules.yaml"
 CONFIG_FILES_KEY = "config_files"
 STRATEGIES = ("append", "override", "add-only")
 YAML_CPP_TRUE = {"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"}
