@@ -128,16 +128,38 @@ def _command_of(arguments: Sequence[str]) -> str | None:
     return None
 
 
+def _unexpected(error: Exception) -> int:
+    """The one place an error nobody foresaw ends: its trace in a log file under the state directory, and two lines
+    that say so (exit 2: the lab could not do its work; it is no verdict on the student's)."""
+    import traceback
+    from datetime import datetime
+
+    from labs.paths import state_dir
+
+    trace = "".join(traceback.format_exception(error))
+    try:
+        logs = state_dir() / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        log = logs / f"lab-{datetime.now().strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+        log.write_text(f"lab {' '.join(sys.argv[1:])}\n{trace}")
+        kept = f"the full trace is in {log}"
+    except OSError as unwritable:
+        kept = f"its trace could not be kept ({unwritable}):\n{trace}"
+    print(f"lab: unexpected error: {type(error).__name__}: {error}", file=sys.stderr)
+    print(f"lab: {kept}; please report it with that trace (lab {__version__})", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `lab` console script; returns the exit code."""
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if _command_of(arguments) == "check":  # before building the parser: a warm worker answers in a fraction
-        from labs.worker import client
-
-        if client.enabled() and (code := client.delegate(arguments)) is not None:
-            return code
-    args = build_parser().parse_args(arguments)
     try:
+        if _command_of(arguments) == "check":  # before building the parser: a warm worker answers in a fraction
+            from labs.worker import client
+
+            if client.enabled() and (code := client.delegate(arguments)) is not None:
+                return code
+        args = build_parser().parse_args(arguments)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("\nlab: interrupted", file=sys.stderr)
@@ -145,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`lab list | head`): stop quietly, as other commands do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as error:  # the boundary for what no command foresaw
+        return _unexpected(error)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 from labs.errors import CannotGrade
 
 if TYPE_CHECKING:
@@ -99,7 +101,15 @@ class Kube:
         configuration = client.Configuration()
         try:
             config.load_kube_config(config_file=str(self.kubeconfig), client_configuration=configuration)
-        except (ConfigException, OSError, ValueError) as error:
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(error, "problem", None) or "not YAML"
+            raise CannotGrade(
+                f"kubeconfig {self.kubeconfig} is not valid YAML ({problem}{where}): fix it, or name another with "
+                "--kubeconfig"
+            ) from None
+        except (ConfigException, OSError, ValueError, TypeError, AttributeError) as error:
             raise CannotGrade(f"cannot use kubeconfig {self.kubeconfig}: {error}") from None
         configuration.retries = 1
         return client.ApiClient(configuration)

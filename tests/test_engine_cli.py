@@ -106,6 +106,28 @@ def test_a_missing_kubeconfig_is_exit_2(capsys, tmp_path):
     assert "does not exist" in capsys.readouterr().err
 
 
+def test_a_kubeconfig_that_is_not_yaml_is_exit_2_naming_the_line(capsys, tmp_path, state_dir):
+    broken = tmp_path / "bad.conf"
+    broken.write_text("apiVersion: v1\nclusters: [\n  - bad: {")
+    assert main(["--kubeconfig", str(broken), "start", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"kubeconfig {broken} is not valid YAML" in err and "at line 3, column 3" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 2
+
+
+def test_an_unexpected_error_is_exit_2_with_its_trace_kept_in_a_log(capsys, monkeypatch, state_dir):
+    def broken(*_args):
+        raise RuntimeError("something nobody foresaw")
+
+    monkeypatch.setattr("labs.commands.run", broken)
+    assert main(["list"]) == 2
+    err = capsys.readouterr().err
+    assert "lab: unexpected error: RuntimeError: something nobody foresaw" in err and "Traceback" not in err
+    (log,) = (state_dir / "logs").glob("lab-*.log")
+    assert f"the full trace is in {log}" in err
+    assert "Traceback" in log.read_text() and "something nobody foresaw" in log.read_text()
+
+
 def test_validate_reports_each_scenario(capsys):
     main(["validate"])  # exit 0 only when every scenario in the checkout is valid (make lint relies on it)
     assert "ok scenarios/01-immutable-pod/scenario.yaml" in capsys.readouterr().out
