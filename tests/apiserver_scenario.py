@@ -7,7 +7,9 @@ the other proof lane never meets one of these restarts.
 
 from __future__ import annotations
 
+import re
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +37,32 @@ def _down_after_the_edit(before: int | None) -> Callable[[ApiserverStatus], bool
     return lambda status: not status.ready and (before is None or not Path(f"/proc/{before}").exists())
 
 
+def _pod_directory(pid: int | None) -> Path | None:
+    """The kubelet's directory of the pod the process runs in (its UID is in the process's cgroup path)."""
+    try:
+        found = re.search(r"pod([0-9a-f][0-9a-f_-]*)", Path(f"/proc/{pid}/cgroup").read_text()) if pid else None
+    except OSError:
+        return None
+    return Path("/var/lib/kubelet/pods") / found.group(1).replace("_", "-") if found else None
+
+
+def replace_manifest(text: str) -> None:
+    """Write the manifest `text` the way playbooks/tasks/kube_apiserver_replace.yml does: the old manifest out of
+    the kubelet's directory, and the new one renamed in once the kubelet has forgotten the old pod (its directory
+    is gone); written in place, the kubelet would start the new pod only 10 s after the old one was gone."""
+    staged, held = (MANIFEST.parent.parent / f"kube-apiserver.{which}.yaml" for which in ("next", "old"))
+    staged.write_text(text)
+    pod = _pod_directory(_running_apiserver_pid())
+    MANIFEST.rename(held)
+    try:
+        deadline = time.monotonic() + 60
+        while pod is not None and pod.exists() and time.monotonic() < deadline:
+            time.sleep(0.25)
+    finally:
+        staged.rename(MANIFEST)
+        held.unlink()
+
+
 def same_manifest(one: str, other: str) -> bool:
     """The same pod (the kubelet compares the parsed pod, not the text: no restart between the two)."""
     try:
@@ -47,7 +75,7 @@ def restore_manifest(target: Target, text: str) -> None:
     """Write the manifest `text` (when it describes another pod) and wait until kube-apiserver runs it and is ready."""
     if not same_manifest(MANIFEST.read_text(), text):
         API.own()
-        MANIFEST.write_text(text)
+        replace_manifest(text)
     status = wait_for_apiserver(target.host("controlplane"), target.kube, timeout=RESTART_TIMEOUT)
     assert status.healthy, f"kube-apiserver did not come back: {status.describe()}"
     settle()
@@ -117,7 +145,7 @@ class ApiserverScenario(Attempt):
         """The manifest `text` written; waits for the restart (or, expect_down, for it to stop serving)."""
         API.own()
         before = _running_apiserver_pid()
-        MANIFEST.write_text(text)
+        replace_manifest(text)
         if expect_down:
             status = self.apiserver(until=_down_after_the_edit(before))
             assert not status.ready, "kube-apiserver kept serving"
