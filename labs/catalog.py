@@ -67,6 +67,12 @@ class ScenarioSpec(BaseModel):
               "the parameters (as names, and as `params`) and the derived values before it; a template that is one "
               "expression keeps its type (a dict, a list). Task, playbooks and grader read them like parameters"),
     ] = {}  # fmt: skip
+    keeps: Annotated[
+        dict[Annotated[str, Field(pattern=NODES)], list[Annotated[str, Field(pattern=r"^/.+")]]],
+        Field(description="node files and folders the playbooks may overwrite or remove that hold a student's work "
+              "(manifests, rules, policies, answers): copied under the state directory before every setup, solution "
+              "and reset (labs/keep.py)"),
+    ] = {}  # fmt: skip
     needs: Annotated[
         list[str],
         Field(description="what the setup needs of a target beyond a cluster (labs/capabilities.py, e.g. apparmor): "

@@ -59,8 +59,10 @@ def extravars(scenario: Scenario, attempt: Attempt | None, target: Target) -> di
 def run_stage(scenario: Scenario, stage: str, target: Target, attempt: Attempt | None, on_task: OnTask) -> None:
     """Run setup.yml, solution.yml or reset.yml of the scenario; SetupFailed says which task failed and why."""
     from labs.ansible import run_playbook
+    from labs.keep import keep_files
 
     name = stage.removesuffix(".yml")
+    keep_files(scenario, target, name)
     result = run_playbook(
         scenario.playbook(stage),
         target.inventory,

@@ -75,6 +75,13 @@ class Target:
         path.write_text(json.dumps(self.inventory, indent=2))
         return path
 
+    def is_local(self, name: str) -> bool:
+        """Whether node `name` is this machine (an inventory host with a local connection)."""
+        if not isinstance(self.inventory, dict):
+            return False
+        host = self.inventory.get("all", {}).get("hosts", {}).get(name) or {}
+        return host.get("ansible_connection") == "local"
+
     def host(self, name: str) -> Any:
         """A pytest-testinfra host for node `name` of the inventory (controlplane, node01, ...); TargetError when
         it cannot be reached."""
