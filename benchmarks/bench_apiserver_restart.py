@@ -56,11 +56,10 @@ def _write(text: str, how: str) -> None:
     if how == "in place":
         MANIFEST.write_text(text)
         return
-    pod = POD_DIRECTORIES / _status(_containers()[-1]["id"])["labels"]["io.kubernetes.pod.uid"]
     held, staged = (MANIFEST.parent.parent / f"kube-apiserver.bench-{which}.yaml" for which in ("old", "next"))
     staged.write_text(text)  # renamed into place: the kubelet must never read a half-written manifest
     MANIFEST.rename(held)
-    while pod.exists():
+    while any(POD_DIRECTORIES.glob("*/containers/kube-apiserver")):
         time.sleep(0.05)  # the kubelet has forgotten the old pod, as kube_apiserver_replace.yml waits for
     staged.rename(MANIFEST)
     held.unlink()

@@ -7,7 +7,6 @@ the other proof lane never meets one of these restarts.
 
 from __future__ import annotations
 
-import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -37,26 +36,21 @@ def _down_after_the_edit(before: int | None) -> Callable[[ApiserverStatus], bool
     return lambda status: not status.ready and (before is None or not Path(f"/proc/{before}").exists())
 
 
-def _pod_directory(pid: int | None) -> Path | None:
-    """The kubelet's directory of the pod the process runs in (its UID is in the process's cgroup path)."""
-    try:
-        found = re.search(r"pod([0-9a-f][0-9a-f_-]*)", Path(f"/proc/{pid}/cgroup").read_text()) if pid else None
-    except OSError:
-        return None
-    return Path("/var/lib/kubelet/pods") / found.group(1).replace("_", "-") if found else None
+def _kubelet_knows_an_apiserver_pod() -> bool:
+    """Whether the kubelet still has a pod with a kube-apiserver container (its folder below its pods directory)."""
+    return any(Path("/var/lib/kubelet/pods").glob("*/containers/kube-apiserver"))
 
 
 def replace_manifest(text: str) -> None:
     """Write the manifest `text` the way playbooks/tasks/kube_apiserver_replace.yml does: the old manifest out of
-    the kubelet's directory, and the new one renamed in once the kubelet has forgotten the old pod (its directory
-    is gone); written in place, the kubelet would start the new pod only 10 s after the old one was gone."""
+    the kubelet's directory, and the new one renamed in once the kubelet has forgotten the old pod (its folder is
+    gone); written in place, the kubelet would start the new pod only 10 s after the old one was gone."""
     staged, held = (MANIFEST.parent.parent / f"kube-apiserver.{which}.yaml" for which in ("next", "old"))
     staged.write_text(text)
-    pod = _pod_directory(_running_apiserver_pid())
     MANIFEST.rename(held)
     try:
         deadline = time.monotonic() + 60
-        while pod is not None and pod.exists() and time.monotonic() < deadline:
+        while _kubelet_knows_an_apiserver_pod() and time.monotonic() < deadline:
             time.sleep(0.25)
     finally:
         staged.rename(MANIFEST)
