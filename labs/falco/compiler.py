@@ -7,7 +7,7 @@ exceptions turned into `and not (...)` clauses, outputs checked. The first error
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -286,22 +286,23 @@ class _Compilation:
         return rules
 
 
-def _walk_checks(expr: Expr):
+def walk_checks(expr: Expr) -> Iterator[CheckExpr]:
+    """Every field comparison in a condition tree (below and, or and not)."""
     if isinstance(expr, CheckExpr):
         yield expr
     elif isinstance(expr, NotExpr):
-        yield from _walk_checks(expr.child)
+        yield from walk_checks(expr.child)
     elif isinstance(expr, AndExpr | OrExpr):
         for child in expr.children:
-            yield from _walk_checks(child)
+            yield from walk_checks(child)
 
 
 def _uses_evt_dir(expr: Expr) -> bool:
-    return any(isinstance(c.left, FieldExpr) and c.left.name == "evt.dir" for c in _walk_checks(expr))
+    return any(isinstance(c.left, FieldExpr) and c.left.name == "evt.dir" for c in walk_checks(expr))
 
 
 def _compares_with_na(expr: Expr) -> bool:
-    for check in _walk_checks(expr):
+    for check in walk_checks(expr):
         if isinstance(check.left, FieldExpr) and check.left.name.startswith(("ka.", "jevt.")):
             values = check.value if isinstance(check.value, tuple) else (check.value,)
             if check.op in ("=", "==", "!=", "in") and "<NA>" in values:

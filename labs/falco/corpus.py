@@ -8,30 +8,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from labs.falco.compiler import CompiledRule
-from labs.falco.condition import AndExpr, CheckExpr, Expr, FieldExpr, NotExpr, OrExpr
+from labs.falco.compiler import CompiledRule, walk_checks
+from labs.falco.condition import FieldExpr
 
 Event = dict[str, Any]
-
-
-def _checks(expr: Expr) -> Iterator[CheckExpr]:
-    if isinstance(expr, CheckExpr):
-        yield expr
-    elif isinstance(expr, NotExpr):
-        yield from _checks(expr.child)
-    elif isinstance(expr, AndExpr | OrExpr):
-        for child in expr.children:
-            yield from _checks(child)
 
 
 def compared_values(rule: CompiledRule, field: str) -> list[str]:
     """Every literal value the rule's condition (macros and lists expanded) compares `field` with, in order."""
     values: dict[str, None] = {}
-    for check in _checks(rule.expanded):
+    for check in walk_checks(rule.expanded):
         if isinstance(check.left, FieldExpr) and check.left.name == field:
             if isinstance(check.value, str):
                 values[check.value] = None
