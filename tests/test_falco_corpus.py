@@ -3,6 +3,9 @@ condition compares, and the behaviours on which a changed rule and the default o
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 
 from labs.falco import behaviours as b
@@ -51,3 +54,21 @@ def test_a_rule_fires_only_for_its_event_types(default_rules):
     search = default_rules.rule(SEARCH)
     assert rule_fires(search, b.process_in_container("find", "/", "-name", "id_rsa"))
     assert not rule_fires(search, b.read_file("id_rsa", process="find"))
+
+
+def test_every_rule_04_can_draw_agrees_with_itself_on_its_corpus_when_only_output_and_priority_change(falco_upstream):
+    grader = Path(__file__).parents[1] / "graders" / "test_04_falco_override_rule.py"
+    spec = importlib.util.spec_from_file_location("grader_04_corpora", grader)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    default_rules = load_rules([falco_upstream / "falco_rules.yaml"])
+    for name, behaviour in module.BEHAVIOURS.items():
+        default = default_rules.rule(name)
+        override = (
+            f"- rule: {name}\n  output: '%proc.name'\n  priority: ALERT\n"
+            "  override: {output: replace, priority: replace}\n"
+        )
+        changed = load_rules([falco_upstream / "falco_rules.yaml", "local.yaml"], contents={"local.yaml": override})
+        events = behaviour.corpus(default, b.Container(pod="web-1"))
+        assert not disagreements(default, changed.rule(name), events), name
+        assert rule_fires(default, behaviour.positive(b.Container(pod="web-1"))), name
