@@ -85,23 +85,24 @@ def test_the_override_in_a_file_falco_does_not_load_changes_nothing(lab):
     assert judged_failures(report, LIVE) == {PRIORITY, OUTPUT}
 
 
-def test_a_condition_widened_by_the_override_fails_on_detection(lab):
-    widened = _override(condition="spawned_process and proc.name = find", override={
+def _detection_failure(lab, condition: str) -> str:
+    """The message of the detection criterion, the only one failing, for the rule's condition replaced."""
+    changed = _override(condition=condition, override={
         "output": "replace", "priority": "replace", "condition": "replace"})  # fmt: skip
-    report = grade_with(lab, LOCAL_RULES, widened)
+    report = grade_with(lab, LOCAL_RULES, changed)
     assert judged_failures(report, LIVE) == {DETECTS}
-    detects = message_of(report, DETECTS)
+    return message_of(report, DETECTS)
+
+
+def test_a_condition_widened_by_the_override_fails_on_detection(lab):
+    detects = _detection_failure(lab, "spawned_process and proc.name = find")
     assert detects.startswith(f"rule '{RULE}' no longer detects what it did (130 behaviours compared with the")
     assert "it misses 30: grep -r BEGIN PRIVATE / in pod" in detects
     assert f"it now also fires on 18: find / -name notes.txt in pod {lab.params['pod']}; " in detects
 
 
 def test_a_condition_narrowed_to_the_drawn_trigger_fails_on_detection(lab):
-    narrowed = _override(condition='spawned_process and proc.name = find and proc.args contains "id_rsa"', override={
-        "output": "replace", "priority": "replace", "condition": "replace"})  # fmt: skip
-    report = grade_with(lab, LOCAL_RULES, narrowed)
-    assert judged_failures(report, LIVE) == {DETECTS}
-    detects = message_of(report, DETECTS)
+    detects = _detection_failure(lab, 'spawned_process and proc.name = find and proc.args contains "id_rsa"')
     assert f"default rule): it misses 36: grep -r BEGIN PRIVATE / in pod {lab.params['pod']}; " in detects
     assert "now also fires" not in detects and detects.endswith(" ...; keep its condition")
 
