@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from labs.falco import behaviours as b
-from labs.falco.corpus import compared_values, disagreements, rule_fires
+from labs.falco.corpus import compared_values, disagreements
 from labs.falco.ruleset import load_rules
 
 SEARCH = "Search Private Keys or Passwords"
@@ -52,8 +52,8 @@ def test_the_same_rule_agrees_everywhere_and_a_narrowed_one_names_what_it_misses
 
 def test_a_rule_fires_only_for_its_event_types(default_rules):
     search = default_rules.rule(SEARCH)
-    assert rule_fires(search, b.process_in_container("find", "/", "-name", "id_rsa"))
-    assert not rule_fires(search, b.read_file("id_rsa", process="find"))
+    assert search.matches(b.process_in_container("find", "/", "-name", "id_rsa"))
+    assert not search.matches(b.read_file("id_rsa", process="find"))
 
 
 def test_every_rule_04_can_draw_agrees_with_itself_on_its_corpus_when_only_output_and_priority_change(falco_upstream):
@@ -71,4 +71,4 @@ def test_every_rule_04_can_draw_agrees_with_itself_on_its_corpus_when_only_outpu
         changed = load_rules([falco_upstream / "falco_rules.yaml", "local.yaml"], contents={"local.yaml": override})
         events = behaviour.corpus(default, b.Container(pod="web-1"))
         assert not disagreements(default, changed.rule(name), events), name
-        assert rule_fires(default, behaviour.positive(b.Container(pod="web-1"))), name
+        assert default.matches(behaviour.positive(b.Container(pod="web-1"))), name

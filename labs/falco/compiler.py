@@ -62,6 +62,13 @@ class CompiledRule:
     file: str
     line: int
 
+    def matches(self, event: dict[str, Any]) -> bool:
+        """Whether the rule, enabled or not, matches the event on its own (its event types, then its condition)."""
+        event_type = event.get("evt.type")
+        if event_type is not None and self.event_types is not None and event_type not in self.event_types:
+            return False
+        return bool(self.predicate(event))
+
 
 def quote_item(item: str) -> str:
     """Falco's quote_item: quote a list or exception value only if it has a space and is not quoted already."""

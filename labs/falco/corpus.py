@@ -30,14 +30,6 @@ def compared_values(rule: CompiledRule, field: str) -> list[str]:
     return list(values)
 
 
-def rule_fires(rule: CompiledRule, event: Event) -> bool:
-    """Whether the rule, enabled or not, matches the event on its own (its event types, then its condition)."""
-    event_type = event.get("evt.type")
-    if event_type is not None and rule.event_types is not None and event_type not in rule.event_types:
-        return False
-    return bool(rule.predicate(event))
-
-
 @dataclass(frozen=True)
 class Disagreements:
     """The events (by description) only the reference rule fires on, and those only the judged rule fires on."""
@@ -63,7 +55,7 @@ def disagreements(reference: CompiledRule, judged: CompiledRule, events: Mapping
     """The events on which the two rules disagree."""
     missed, extra = [], []
     for what, event in events.items():
-        expected, seen = rule_fires(reference, event), rule_fires(judged, event)
+        expected, seen = reference.matches(event), judged.matches(event)
         if expected != seen:
             (missed if expected else extra).append(what)
     return Disagreements(missed, extra)

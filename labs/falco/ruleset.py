@@ -76,14 +76,9 @@ class Ruleset:
                 f'Unknown priority "{priority}"--must be one of emergency, alert, critical, error, '
                 "warning, notice, informational, debug"
             )
-        event_type = event.get("evt.type")
         matches = []
         for rule in self.rules:
-            if not rule.enabled or rule.priority > threshold:
-                continue
-            if event_type is not None and rule.event_types is not None and event_type not in rule.event_types:
-                continue
-            if not rule.predicate(event):
+            if not rule.enabled or rule.priority > threshold or not rule.matches(event):
                 continue
             output = rule.output.render(event)
             fields = rule.output.fields(event)
