@@ -40,14 +40,12 @@ class AuditProbe:
     """Requests to the API server marked with a User-Agent unique to this probe, and their audit events."""
 
     def __init__(self, kube: Any, host: Any, log_path: str, timeout: float = 15) -> None:
-        from kubernetes import client
-
         self.marker = f"cks-lab-audit-probe/{secrets.token_hex(6)}"
         self.name = f"lab-probe-{secrets.token_hex(4)}"  # a name for objects the probes touch
         self.host = host
         self.log_path = log_path
         self.timeout = timeout
-        self.api = client.ApiClient(kube.api_client.configuration)
+        self.api = type(kube.api_client)(kube.api_client.configuration)  # a recording's client offline
         self.api.user_agent = self.marker
         self.calls: list[ProbeCall] = []
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import string
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -125,8 +126,9 @@ def classify(excinfo: pytest.ExceptionInfo, server: str) -> tuple[CheckStatus, s
 class GradingPlugin:
     """Collects one Check per test while pytest runs a grader module."""
 
-    def __init__(self, context: GradingContext) -> None:
+    def __init__(self, context: GradingContext, overrides: Sequence[object] = ()) -> None:
         self.context = context
+        self.overrides = overrides  # plugins whose fixtures replace labs' fixtures of the same name
         self.checks: dict[str, Check] = {}
         self.judged: set[str] = set()  # criteria with a failure or error (the first one is what counts)
         self.problems: list[str] = []
@@ -138,6 +140,8 @@ class GradingPlugin:
 
     def pytest_configure(self, config: pytest.Config) -> None:
         config.stash[CONTEXT_KEY] = self.context
+        for override in self.overrides:  # registered after FIXTURE_PLUGINS, so that their fixtures win
+            config.pluginmanager.register(override)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -182,9 +186,12 @@ def forget_modules_in(directory: Path, known: set[str]) -> None:
             del sys.modules[name]
 
 
-def grade(grader: Path, context: GradingContext, keyword: str | None = None) -> Report:
-    """Run the grader module against the context's target; the report has one check per test."""
-    plugin = GradingPlugin(context)
+def grade(
+    grader: Path, context: GradingContext, keyword: str | None = None, overrides: Sequence[object] = ()
+) -> Report:
+    """Run the grader module against the context's target; the report has one check per test. `overrides`: plugins
+    whose fixtures replace labs' own (labs.graderlib.recording: record what a grading read, or grade offline)."""
+    plugin = GradingPlugin(context, overrides)
     args = [
         str(grader),
         "-c",
