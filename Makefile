@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 LANES ?= 0
 PYTEST_LANES := $(BIN)/pytest $(if $(filter-out 0,$(LANES)),-n $(LANES) --dist loadgroup)
 
-.PHONY: install test test-variants lint unit testbed-build clean
+.PHONY: install test test-variants test-mutants lint unit testbed-build clean
 
 install: $(BIN)/lab
 
@@ -24,15 +24,20 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/lab validate
 
-# Everything but the variants, in lanes (failing when a grader criterion was never seen failing or passing); then
-# the tests that make a new testbed, on their own.
+# Everything but the variants and the testbed's mutants, in lanes (failing when a grader criterion was never seen
+# failing or passing; the offline mutants are in); then the tests that make a new testbed, on their own.
 test: install lint
-	CKS_LAB_REQUIRE_CRITERIA=1 $(PYTEST_LANES) -m "not variants and not alone"
+	CKS_LAB_REQUIRE_CRITERIA=1 $(PYTEST_LANES) -m "not variants and not alone and not mutants"
 	$(BIN)/pytest -m "alone and not variants"
 
 # Other seeds, culprits, faults and behaviours of the scenarios: run it for every scenario you touch.
 test-variants: install
 	$(PYTEST_LANES) -m variants
+
+# Mutation testing of every grader: the offline mutants, then those only the testbed can judge; prints each
+# scenario's score (docs/writing-a-scenario.md#mutants).
+test-mutants: install
+	$(BIN)/pytest tests/test_mutants.py -rP
 
 unit: install
 	$(BIN)/pytest -m "not testbed"

@@ -26,6 +26,7 @@ def test_a_new_scenario_is_valid_as_written(checkout, capsys):
         "scenarios/99-example/setup.yml",
         "scenarios/99-example/solution.yml",
         "scenarios/99-example/reset.yml",
+        "scenarios/99-example/mutants.yaml",
         "graders/test_99_example.py",
         "tests/test_scenario_99_example.py",
     }

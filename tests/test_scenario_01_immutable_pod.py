@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from lab_attempt import Attempt, failed, failed_in, message, started
+from mutation import recorded_verdicts_match
 
 pytestmark = [pytest.mark.testbed, pytest.mark.slow]
 
@@ -99,6 +100,10 @@ def test_the_reference_solution_passes(lab):
     for container in manifest["spec"]["containers"] + manifest["spec"]["initContainers"]:
         container["volumeMounts"] = [m for m in container.get("volumeMounts", []) if not m["name"].startswith("kube-")]
     lab.solved_pod = manifest
+
+
+def test_the_recording_grades_like_the_solved_cluster(lab, shared_dir):
+    recorded_verdicts_match(lab, shared_dir)
 
 
 def _container(manifest: dict, name: str) -> dict:

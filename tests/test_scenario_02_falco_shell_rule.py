@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from falco_attempt import SolvedText, check_the_solution, falco_lab, grade_with, judged_failures, message_of, rewritten
+from mutation import recorded_verdicts_match
 
 from labs.graderlib.falco import LOCAL_RULES
 
@@ -50,6 +51,10 @@ def test_after_setup_the_check_fails_on_every_rule_criterion(lab):
 def test_the_reference_solution_passes(lab):
     check_the_solution(lab, LIVE, score=(9, 9))
     SOLVED.keep()
+
+
+def test_the_recording_grades_like_the_solved_cluster(lab, shared_dir):
+    recorded_verdicts_match(lab, shared_dir)
 
 
 def test_rule_matching_all_instead_of_disabling_the_default_rule_passes(lab):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from falco_attempt import check_the_solution, falco_lab, grade_with, judged_failures, message_of
+from mutation import recorded_verdicts_match
 
 from labs.graderlib.falco import FALCO_YAML
 
@@ -40,10 +41,11 @@ def test_after_setup_the_check_fails_on_json_and_file(lab):
     assert Path(ALERTS).parent.is_dir(), "setup creates the alerts directory"
 
 
-def test_the_reference_solution_passes(lab):
+def test_the_reference_solution_passes_and_its_recording_grades_alike(lab, shared_dir):
     check_the_solution(lab, LIVE, score=(8, 8))
     assert Path(DROP_IN).read_text() == SOLVED
-    Path(DROP_IN).unlink()
+    recorded_verdicts_match(lab, shared_dir)
+    Path(DROP_IN).unlink()  # the tests below start without it
 
 
 def test_the_same_keys_in_falco_yaml_pass(lab):

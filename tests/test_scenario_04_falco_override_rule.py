@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from falco_attempt import SolvedText, check_the_solution, falco_lab, grade_with, judged_failures, message_of, rewritten
+from mutation import recorded_verdicts_match
 
 from labs.graderlib.falco import LOCAL_RULES, UPSTREAM_RULES
 
@@ -48,6 +49,10 @@ def test_after_setup_the_check_fails_on_the_alert_criteria(lab):
 def test_the_reference_solution_passes(lab):
     check_the_solution(lab, LIVE, score=(9, 9))
     SOLVED.keep()
+
+
+def test_the_recording_grades_like_the_solved_cluster(lab, shared_dir):
+    recorded_verdicts_match(lab, shared_dir)
 
 
 def test_redefining_the_whole_rule_in_the_local_file_passes(lab):

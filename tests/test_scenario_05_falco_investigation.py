@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import pytest
 from lab_attempt import Attempt, failed, failed_in, message, started
+from mutation import recorded_verdicts_match
 
 from labs.graderlib.probes import Probe
 
@@ -156,6 +157,10 @@ def test_the_reference_solution_passes(lab):
     lab.solve()
     report = lab.check()
     assert (report["exit_code"], report["verdict"], report["score"]) == (0, "pass", 8), report
+
+
+def test_the_recording_grades_like_the_solved_cluster(lab, shared_dir):
+    recorded_verdicts_match(lab, shared_dir)
 
 
 def test_scaling_another_workload_even_back_again_fails_on_the_others(lab):

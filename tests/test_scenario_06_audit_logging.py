@@ -14,6 +14,7 @@ import pytest
 import yaml
 from apiserver_scenario import ApiserverScenario, same_manifest
 from lab_attempt import failed, failed_in, kept, message
+from mutation import recorded_verdicts_match
 
 from labs.graderlib.apiserver import APISERVER_MANIFEST
 
@@ -65,6 +66,10 @@ def test_the_reference_solution_passes(lab):
 
 
 POLICY = "apiVersion: audit.k8s.io/v1\nkind: Policy\n"
+
+
+def test_the_recording_grades_like_the_solved_cluster(lab, shared_dir):
+    recorded_verdicts_match(lab, shared_dir)
 
 
 @pytest.mark.parametrize(

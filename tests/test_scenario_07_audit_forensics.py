@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from apiserver_scenario import ApiserverScenario
 from lab_attempt import failed, failed_in, kept, message
+from mutation import recorded_verdicts_match
 
 pytestmark = [pytest.mark.testbed, pytest.mark.slow]
 
@@ -54,6 +55,10 @@ def test_the_reference_solution_passes(lab):
     report = lab.check()
     assert report["exit_code"] == 0, report
     assert (report["verdict"], report["score"], report["max_score"]) == ("pass", 6, 6)
+
+
+def test_the_recording_grades_like_the_solved_cluster(lab, shared_dir):
+    recorded_verdicts_match(lab, shared_dir)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from apiserver_scenario import ApiserverScenario
 from lab_attempt import failed, failed_in, kept, message
+from mutation import recorded_verdicts_match
 from recorded_logs import record_apiserver_log
 
 from labs.catalog import Catalog
@@ -76,6 +77,10 @@ def test_the_reference_solution_brings_it_back_and_passes(lab):
     report = lab.check()
     assert report["exit_code"] == 0, report
     assert (report["verdict"], report["score"], report["max_score"]) == ("pass", 8, 8)
+
+
+def test_the_recording_grades_like_the_solved_cluster(lab, shared_dir):
+    recorded_verdicts_match(lab, shared_dir)
 
 
 def test_replacing_the_policy_by_a_catch_all_fails_on_its_rules(lab):

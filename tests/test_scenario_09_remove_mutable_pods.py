@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from lab_attempt import Attempt, failed, failed_in, message, started
+from mutation import recorded_verdicts_match
 
 pytestmark = [pytest.mark.testbed, pytest.mark.slow]
 
@@ -77,6 +78,10 @@ def test_the_reference_solution_passes(lab):
     assert (report["exit_code"], report["verdict"], report["score"]) == (0, "pass", 6), report
     remaining = {p.metadata.name for p in lab.kube.core.list_namespaced_pod(lab.params["namespace"]).items}
     assert remaining == {lab.params[slot] for slot in ("worker", "report", "auth")}
+
+
+def test_the_recording_grades_like_the_solved_cluster(lab, shared_dir):
+    recorded_verdicts_match(lab, shared_dir)
 
 
 def test_deleting_a_compliant_pod_too_fails_and_says_why_it_was_compliant(lab):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from lab_attempt import Attempt, failed, failed_in, message, started
+from mutation import recorded_verdicts_match
 
 from labs.graderlib.processes import node_processes, running_binary
 
@@ -79,6 +80,10 @@ def test_the_reference_solution_passes(lab):
     lab.solve()
     report = lab.check()
     assert (report["exit_code"], report["verdict"], report["score"]) == (0, "pass", 8), report
+
+
+def test_the_recording_grades_like_the_solved_cluster(lab, shared_dir):
+    recorded_verdicts_match(lab, shared_dir)
 
 
 def test_stopping_another_daemon_too_fails(lab):

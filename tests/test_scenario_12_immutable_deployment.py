@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from lab_attempt import Attempt, failed, failed_in, message, started
+from mutation import recorded_verdicts_match
 
 pytestmark = [pytest.mark.testbed, pytest.mark.slow]
 
@@ -55,6 +56,10 @@ def test_the_reference_solution_passes(lab):
     assert (report["exit_code"], report["verdict"], report["score"]) == (0, "pass", 8), report
     deployment = lab.kube.apps.read_namespaced_deployment(lab.params["deployment"], lab.params["namespace"])
     SOLVED["template"] = lab.kube.api_client.sanitize_for_serialization(deployment.spec.template)
+
+
+def test_the_recording_grades_like_the_solved_cluster(lab, shared_dir):
+    recorded_verdicts_match(lab, shared_dir)
 
 
 def test_run_as_non_root_without_a_user_never_rolls_out(lab):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from lab_attempt import Attempt, failed, failed_in, message, started
+from mutation import recorded_verdicts_match
 
 from labs.catalog import Catalog
 from labs.graderlib.processes import node_processes
@@ -212,6 +213,10 @@ def test_the_reference_solution_passes(lab):
     report = lab.check()
     assert (report["exit_code"], report["verdict"], report["score"]) == (0, "pass", 8), report
     assert Path(lab.params["answer"]).read_text().splitlines() == list(_culprit_answer(lab))
+
+
+def test_the_recording_grades_like_the_solved_cluster(lab, shared_dir):
+    recorded_verdicts_match(lab, shared_dir)
 
 
 @pytest.mark.testbed

@@ -47,6 +47,7 @@ class NewScenario:
             "setup.yml.j2": root / "scenarios" / self.id / "setup.yml",
             "solution.yml.j2": root / "scenarios" / self.id / "solution.yml",
             "reset.yml.j2": root / "scenarios" / self.id / "reset.yml",
+            "mutants.yaml.j2": root / "scenarios" / self.id / "mutants.yaml",
             "grader.py.j2": root / "graders" / f"test_{self.module}.py",
             "proof.py.j2": root / "tests" / f"test_scenario_{self.module}.py",
         }
