@@ -2,7 +2,10 @@
 
 The flags are those of the kube-apiserver process running on the node; the policy is the file that process reads
 (found through the manifest's hostPath mounts), loaded and evaluated the way kube-apiserver does, so any equivalent
-policy passes; the log is judged by this grading's own probe requests, found in the log file on the node.
+policy passes. Each level criterion judges the requests the task names, and every request of a corpus made of what
+the policy itself names (labs.graderlib.audit.request_corpus) that the task puts in its class: a rule that reaches
+further or less far than asked meets one. The log is judged by this grading's own probe requests, found in the log
+file on the node.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from labs.graderlib.audit import (
     audit_log_on_node,
     policy_levels_problem,
     probe_levels_problems,
+    request_corpus,
 )
 
 RESOURCES = {  # resource -> (API group, apiVersion, kind, extra fields of a minimal object)
@@ -48,7 +52,33 @@ def _collection(group: str, namespace: str, resource: str) -> str:
     return f"{prefix}/namespaces/{namespace}/{resource}"
 
 
-def _assert_levels(result, cases: list[LevelCase]) -> None:
+def _class_of(request: Request, params: dict) -> tuple[str, str]:
+    """The task's class of a resource request and the level it asks for it."""
+    resource = (request.api_group, request.combined_resource)
+    if (
+        resource == ("", "pods")
+        and request.verb == "delete"
+        and (request.namespace, request.name)
+        == (
+            params["namespace"],
+            params["pod"],
+        )
+    ):
+        return "the pod's deletion", "None"
+    if resource == ("", "secrets"):
+        return "secrets", "Metadata"
+    if resource == (params["resource_group"], params["resource"]):
+        return "the resource", "RequestResponse"
+    return "every other request", params["catch_all"]
+
+
+def _assert_levels(result, cases: list[LevelCase], params: dict, task_class: str) -> None:
+    """The named cases, and the corpus requests of the task's class `task_class`, get their levels."""
+    asked = [case.request for case in cases]
+    corpus = request_corpus(result.policy, USERS, asked)
+    cases = cases + [
+        LevelCase(r, level) for r in corpus for name, level in [_class_of(r, params)] if name == task_class
+    ]  # fmt: skip
     problem = policy_levels_problem(result, cases)
     assert not problem, problem
 
@@ -116,7 +146,7 @@ def test_deletions_of_the_pod_are_not_logged(audit_policy, params):
     cases += [LevelCase(r, other) for r in _request("delete", "pods", namespace, f"{pod}-2")]
     cases += [LevelCase(r, other) for r in _request("delete", "pods", OTHER_NAMESPACE, pod)]
     cases += [LevelCase(r, other) for r in _request("get", "pods", namespace, pod)]
-    _assert_levels(audit_policy, cases)
+    _assert_levels(audit_policy, cases, params, "the pod's deletion")
 
 
 @pytest.mark.points(1)
@@ -129,7 +159,7 @@ def test_secrets_are_logged_at_metadata(audit_policy, params):
         for r in _request(verb, "secrets", namespace, "db-credentials" if verb in ("get", "delete") else "")
     ]
     cases += [LevelCase(r, "Metadata") for r in _request("list", "secrets")]
-    _assert_levels(audit_policy, cases)
+    _assert_levels(audit_policy, cases, params, "secrets")
 
 
 @pytest.mark.points(1)
@@ -142,7 +172,7 @@ def test_the_resource_is_logged_at_request_response(audit_policy, params):
         for namespace in (params["namespace"], OTHER_NAMESPACE)
         for r in _request(verb, params["resource"], namespace, group=group)
     ]
-    _assert_levels(audit_policy, cases)
+    _assert_levels(audit_policy, cases, params, "the resource")
 
 
 @pytest.mark.points(1)
@@ -159,7 +189,7 @@ def test_every_other_request_is_logged_at_the_catch_all_level(audit_policy, para
         *_request("get", "pods", namespace, params["pod"], subresource="log"),
         Request(user="alice", groups=("system:authenticated",), verb="get", path="/version"),
     ]
-    _assert_levels(audit_policy, [LevelCase(r, params["catch_all"]) for r in requests])
+    _assert_levels(audit_policy, [LevelCase(r, params["catch_all"]) for r in requests], params, "every other request")
 
 
 @pytest.mark.points(2)

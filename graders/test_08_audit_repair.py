@@ -1,8 +1,10 @@
 """Scenario 08, repair kube-apiserver after a broken audit logging change: one test per criterion of the task.
 
 kube-apiserver is judged on the node (the running process, /readyz, and when it is down the reason from its
-container's log, the manifest and the policy); the policy as kube-apiserver loads and evaluates it; the log by this
-grading's own probe requests, found in the log file on the node.
+container's log, the manifest and the policy); the policy as kube-apiserver loads and evaluates it, on the requests
+the task names and on a corpus made of what the policy itself names (labs.graderlib.audit.request_corpus): a rule
+that reaches further or less far than the colleague's meets one of them; the log by this grading's own probe
+requests, found in the log file on the node.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from labs.graderlib.audit import (
     audit_log_on_node,
     policy_levels_problem,
     probe_levels_problems,
+    request_corpus,
 )
 
 USER = ("jane", ("system:authenticated",))
@@ -27,6 +30,17 @@ NAMESPACE = "default"
 def _request(verb: str, resource: str, group: str = "", name: str = "", namespace: str = NAMESPACE) -> Request:
     user, groups = USER
     return Request(user, groups, verb, group, resource, namespace=namespace, name=name)
+
+
+def _colleagues_level(request: Request) -> str:
+    """The level the colleague's rules give a resource request: events None, secrets and configmaps Metadata,
+    deployments Request, the rest Metadata."""
+    resource = (request.api_group, request.combined_resource)
+    if resource == ("", "events"):
+        return "None"
+    if resource == ("apps", "deployments"):
+        return "Request"
+    return "Metadata"
 
 
 @pytest.mark.points(3)
@@ -56,7 +70,8 @@ def test_the_policy_keeps_its_rules(audit_policy):
         LevelCase(_request("get", "pods", name="web"), "Metadata"),
         LevelCase(_request("list", "nodes", namespace=""), "Metadata"),
     ]
-    problem = policy_levels_problem(audit_policy, cases)
+    corpus = request_corpus(audit_policy.policy, [USER], [case.request for case in cases])
+    problem = policy_levels_problem(audit_policy, cases + [LevelCase(r, _colleagues_level(r)) for r in corpus])
     assert not problem, problem
     omitted = audit_policy.policy.omit_stages
     assert omitted == ("RequestReceived",), f"the policy omits stages {list(omitted)}, expected ['RequestReceived']"

@@ -11,7 +11,7 @@ import posixpath
 import secrets
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,6 +145,45 @@ class LevelCase:
 
     request: Request
     level: str
+
+
+OTHER = "cks-lab-other"  # a value no policy names: "anything else" of its kind
+CORPUS_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
+User = tuple[str, tuple[str, ...]]  # a user name and its groups
+
+
+def request_corpus(policy: Policy, users: Iterable[User], asked: Iterable[Request]) -> list[Request]:
+    """Resource requests made of every value the policy's rules and the `asked` requests name (verbs, groups and
+    resources, namespaces, object names, users and user groups) and, of each kind, one value none of them names:
+    every verb with every resource, namespace, name and user. Where a policy's rule reaches further or less far
+    than the task asks, one of these requests lands on the wrong side of it."""
+    asked = [request for request in asked if request.is_resource_request]
+    resource_rules = [rule for rule in policy.rules if not rule.non_resource_urls]
+    verbs = {*CORPUS_VERBS, *(verb for rule in resource_rules for verb in rule.verbs if verb != "*")}
+    named = {(r.api_group, r.combined_resource) for r in asked} | {
+        (entry.group, resource)
+        for rule in resource_rules
+        for entry in rule.resources
+        for resource in entry.resources
+        if "*" not in resource
+    }
+    resources = named | {(group, OTHER) for group, _ in named}
+    namespaces = {"", OTHER, *(r.namespace for r in asked), *(ns for rule in resource_rules for ns in rule.namespaces)}
+    names = {"", OTHER, *(r.name for r in asked)} | {
+        name for rule in resource_rules for entry in rule.resources for name in entry.resource_names
+    }
+    people = {*users, *((user, ()) for rule in policy.rules for user in rule.users)} | {
+        (OTHER, (group,)) for rule in policy.rules for group in rule.user_groups
+    }
+    return [
+        Request(user=user, groups=groups, verb=verb, api_group=group, resource=resource.split("/")[0],
+                subresource=resource.partition("/")[2], namespace=namespace, name=name)
+        for verb in sorted(verbs)
+        for group, resource in sorted(resources)
+        for namespace in sorted(namespaces)
+        for name in sorted(names)
+        for user, groups in sorted(people)
+    ]  # fmt: skip
 
 
 def level_mismatches(policy: Policy, cases: list[LevelCase], limit: int = 4) -> list[str]:
