@@ -109,9 +109,15 @@ def test_nginx_can_write_where_it_must(writes):
 
 @pytest.mark.points(1)
 def test_nginx_answers_http(ready_pod, exec_probe: Probe):
-    """nginx answers HTTP on port 80"""
-    response = exec_probe.http(ready_pod.metadata.namespace, ready_pod.metadata.name, 80, "index.html")
-    assert response.status == 200, f"GET / on port 80 of pod {ready_pod.metadata.name}: {response.describe()}"
+    """nginx answers HTTP on port 80 with the pod's page"""
+    name = ready_pod.metadata.name
+    response = exec_probe.http(ready_pod.metadata.namespace, name, 80, "index.html")
+    assert response.status == 200, f"GET / on port 80 of pod {name}: {response.describe()}"
+    page = f"<h1>{name}</h1>"  # what the init container writes
+    assert page in response.body, (
+        f"GET / on port 80 of pod {name}: {response.describe()}, not the pod's page ({page}: the init container "
+        "writes it into the volume nginx serves from /usr/share/nginx/html; keep that mount)"
+    )
 
 
 @pytest.mark.points(1)

@@ -145,6 +145,18 @@ def test_read_only_root_without_emptydirs_fails_because_nginx_crashes(lab):
     assert "Read-only file system" in said, f"the crash reason from nginx's log is shown: {said}"
 
 
+def test_nginx_without_the_pages_volume_fails_on_the_page(lab):
+    def page_unmounted(manifest: dict) -> None:
+        nginx = _container(manifest, "nginx")
+        nginx["volumeMounts"] = [m for m in nginx["volumeMounts"] if m["mountPath"] != "/usr/share/nginx/html"]
+
+    lab.replace_pod(page_unmounted)
+    report = lab.grade()
+    assert failed(report) == {"test_nginx_answers_http"}
+    said = message(report, "test_nginx_answers_http")
+    assert f"not the pod's page (<h1>{lab.params['pod']}</h1>" in said and "HTTP 200" in said, said
+
+
 def test_privileged_sidecar_fails_on_privileged(lab):
     def privileged_sidecar(manifest: dict) -> None:
         context = _container(manifest, lab.params["sidecar"])["securityContext"]
