@@ -37,7 +37,7 @@ def _creatable(text: str) -> dict[str, Any]:
     return obj
 
 
-class TestbedLane:
+class LiveLane:
     """Applies mutants to a solved attempt and puts everything back."""
 
     def __init__(self, lab: Attempt) -> None:

@@ -14,7 +14,7 @@ import pytest
 from apiserver_scenario import ApiserverScenario
 from lab_attempt import started
 from mutation import MutantSpec, Score, has_mutants, load_recording, run_offline
-from mutation_testbed import TestbedLane
+from mutation_testbed import LiveLane
 
 from labs.catalog import Catalog
 
@@ -59,6 +59,6 @@ def test_every_mutant_left_to_the_testbed_is_killed(scenario, testbed, shared_di
     restarts = RESTARTS_APISERVER in scenario.spec.exclusive
     with ApiserverScenario.started(number, seed, tmp_path) if restarts else started(number, seed, tmp_path) as lab:
         lab.solve()
-        TestbedLane(lab).judge(score)
+        LiveLane(lab).judge(score)
     print(score.summary(scenario.id))
     assert not (score.survived or score.errors or score.left), score.summary(scenario.id)
