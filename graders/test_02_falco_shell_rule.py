@@ -2,14 +2,19 @@
 
 The node's Falco configuration and rules files are read and loaded the way Falco 0.42 does (labs.graderlib.falco);
 the student's list, macro and rule are judged by what they do on events built for this attempt's pod (its real
-container id, image, pod and namespace), with the configuration's rule_matching and priority. Where Falco runs,
-shells are also started in the pod for real and the alerts looked for in Falco's output.
+container id, image, pod and namespace), with the configuration's rule_matching and priority, and compared with the
+rule the task describes on a corpus made of every process name either rule names and a few more, each started with
+execve and execveat, with and without a terminal, in the pod and on the host, and opening a file
+(labs.falco.corpus). Where Falco runs, shells are also started in the pod for real and the alerts looked for in
+Falco's output.
 """
 
 import pytest
 
 from labs.falco import Ruleset
 from labs.falco import behaviours as b
+from labs.falco.compiler import CompiledRule
+from labs.falco.corpus import Disagreements, compared_values, disagreements
 from labs.falco.priorities import priority_name
 from labs.graderlib.falco import LOCAL_RULES, alerts, container_of, fires, load_node_rules, probe_rule
 from labs.graderlib.falco_live import exec_in_terminal, exec_without_terminal, is_alert_of, wait_for_line
@@ -18,6 +23,7 @@ from labs.k8s import Kube
 SHELLS = ("bash", "zsh", "ksh", "sh", "csh")
 NOT_LISTED = ("ash", "dash", "tcsh", "sshd", "cat", "nginx")
 PROBE = "cks-lab probe"
+TASK_CONDITION = f"spawned_process and container.id != host and proc.name in ({', '.join(SHELLS)})"
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +50,34 @@ def _probe(falco_files, falco_config, condition: str) -> Ruleset:
         where = "" if error.file == "cks-lab-probe.yaml" else f" in {error.file}"
         pytest.fail(f"`{condition}` cannot be evaluated{where}: {error.message}", pytrace=False)
     return loaded
+
+
+def _corpus(container: b.Container, *rules: CompiledRule) -> dict[str, dict]:
+    """Every process name the rules name (and the task's shells and other programs), started with execve and
+    execveat, with and without a terminal, in the pod and on the host, and opening a file in the pod."""
+    names = dict.fromkeys([*SHELLS, *NOT_LISTED, *(n for rule in rules for n in compared_values(rule, "proc.name"))])
+    events = {}
+    for name in names:
+        for interactive in (True, False):
+            how, pod = ("with" if interactive else "without"), f"in pod {container.pod}"
+            started = {
+                pod: b.shell_in_container(shell=name, interactive=interactive, container=container),
+                "on the host": b.shell_on_host(shell=name, interactive=interactive),
+            }
+            for where, event in started.items():
+                events[f"{name} started {how} a terminal {where}"] = event
+                events[f"{name} started by execveat {how} a terminal {where}"] = {**event, "evt.type": "execveat"}
+        events[f"{name} in pod {container.pod} opening /etc/profile"] = b.read_file(
+            "/etc/profile", process=name, container=container
+        )
+    return events
+
+
+@pytest.fixture(scope="module")
+def compared(falco_files, falco_config, rule, container) -> Disagreements:
+    """Where the rule and the rule the task describes disagree, on the corpus."""
+    task_rule = _probe(falco_files, falco_config, TASK_CONDITION).rule(PROBE)
+    return disagreements(task_rule, rule, _corpus(container, task_rule, rule))
 
 
 def _shell_events(container) -> list[tuple[str, dict]]:
@@ -104,7 +138,7 @@ def test_the_macro_is_true_in_containers_and_false_on_the_host(falco_files, falc
 
 
 @pytest.mark.points(2)
-def test_the_rule_is_reported_for_every_listed_shell_in_the_pod(falco_rules, rule, falco_config, container):
+def test_the_rule_is_reported_for_every_listed_shell_in_the_pod(falco_rules, rule, falco_config, container, compared):
     """Falco reports rule "{rule}" for bash, zsh, ksh, sh and csh started in pod {pod}, with and without a terminal"""
     problems = []
     for how, event in _shell_events(container):
@@ -120,10 +154,12 @@ def test_the_rule_is_reported_for_every_listed_shell_in_the_pod(falco_rules, rul
         else:
             problems.append(f"{how}: the rule does not match")
     assert not problems, "; ".join(problems[:4]) + (f" (and {len(problems) - 4} more)" if len(problems) > 4 else "")
+    missed = Disagreements(compared.missed, [])
+    assert not missed, f"rule {rule.name!r} does not fire whenever a shell starts in a container: {missed.describe()}"
 
 
 @pytest.mark.points(1)
-def test_the_rule_stays_quiet_on_the_host_and_for_other_programs(falco_rules, rule, container):
+def test_the_rule_stays_quiet_on_the_host_and_for_other_programs(falco_rules, rule, container, compared):
     """Rule "{rule}" does not fire for shells on the host, for other programs in containers, or for what a shell
     does after it started"""
     quiet = {
@@ -140,6 +176,8 @@ def test_the_rule_stays_quiet_on_the_host_and_for_other_programs(falco_rules, ru
     }
     noisy = [what for what, event in quiet.items() if fires(falco_rules, rule.name, event)]
     assert not noisy, f"rule {rule.name!r} fires for: {', '.join(noisy)}"
+    extra = Disagreements([], compared.extra)
+    assert not extra, f"rule {rule.name!r} fires beyond shells starting in containers: {extra.describe()}"
 
 
 @pytest.mark.points(1)
