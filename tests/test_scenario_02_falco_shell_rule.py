@@ -90,6 +90,16 @@ def test_a_rule_requiring_a_terminal_misses_non_interactive_exec(lab):
     assert "kubectl exec ... -- bash -c ...: the rule does not match" in message_of(report, REPORTED)
 
 
+def test_a_rule_on_execve_only_misses_shells_started_by_execveat(lab):
+    execve_only = SOLVED.text.replace("spawned_process and in_a_container", "evt.type = execve and in_a_container")
+    report = grade_with(lab, LOCAL_RULES, execve_only)
+    assert judged_failures(report, LIVE) == {REPORTED}
+    assert message_of(report, REPORTED).startswith(
+        "rule 'Shell spawned in a container' does not fire whenever a shell starts in a container: it misses 10: "
+        "bash started by execveat with a terminal in pod api-ember"
+    ), message_of(report, REPORTED)
+
+
 def test_a_rule_without_the_container_macro_fires_on_the_host(lab):
     report = grade_with(
         lab, LOCAL_RULES, SOLVED.text.replace("spawned_process and in_a_container and", "spawned_process and")

@@ -98,11 +98,17 @@ def test_a_misspelled_field_is_dropped_and_the_verdict_says_so(lab, policy_file)
     lab.require_solved()
     policy_file.write_text(policy_file.read_text().replace("  namespaces:", "  namespace:"))
     report = lab.grade()
-    assert failed(report) == {"test_deletions_of_the_pod_are_not_logged"}
+    # the rule then hides the pod's deletion in every namespace, which the catch-all criterion's corpus meets too
+    assert failed(report) == {
+        "test_deletions_of_the_pod_are_not_logged",
+        "test_every_other_request_is_logged_at_the_catch_all_level",
+    }
     text = message(report, "test_deletions_of_the_pod_are_not_logged")
     pod = lab.params["pod"]
     assert f"'kubernetes-admin' delete pods {pod!r} in namespace 'default': None (rule 1), expected" in text, text
     assert 'unknown field "rules[0].namespace"' in text and "did you mean 'namespaces'?" in text, text
+    other = message(report, "test_every_other_request_is_logged_at_the_catch_all_level")
+    assert f"'alice' delete pods {pod!r} in namespace 'cks-lab-other': None (rule 1)" in other, other
 
 
 def test_secrets_at_request_level_fail_on_the_secrets_criterion(lab, policy_file):
