@@ -67,6 +67,9 @@ def cannot_grade(error: BaseException, server: str) -> CannotGrade | None:
         reason = "not authenticated" if error.status == 401 else "forbidden"
         refused = f"the API server at {server} refused the request ({error.status} {reason})"
         return CannotGrade(f"{refused}: {_api_message(error)}")
+    if isinstance(error, ApiException) and (error.status or 0) >= 500:
+        unavailable = f"the API server at {server} answered {error.status} {error.reason or ''}".rstrip()
+        return CannotGrade(f"{unavailable}: {_api_message(error)} (is it starting? try again in a minute)")
     if isinstance(error, HTTPError | ConnectionError | TimeoutError):
         return CannotGrade(f"cluster unreachable at {server}: {_reason(error)}")
     return None
