@@ -27,6 +27,7 @@ from typing import Any
 from unittest import mock
 
 import yaml
+from grading_harmless import unchanged, writes
 from mutation_operators import file_changes, object_changes, object_name
 
 from labs.catalog import REPO_ROOT, Scenario
@@ -314,10 +315,13 @@ def replayed_part(scenario: Scenario, attempt: RecordedAttempt) -> Recording:
 
 
 def recorded_verdicts_match(lab: Any, shared_dir: Path) -> None:
-    """For a proof, right after the reference solution: the committed recording was made on the solution as it is
-    now. Its files hold what the solution wrote, and graded offline it gives every criterion gradable offline the
-    verdict the cluster gives. With CKS_LAB_RECORD=1 the recording is made (again) instead."""
-    attempt, live = record(lab.scenario, lab.seed, lab.params, lab.target)
+    """For a proof, right after the reference solution: grading the solved attempt changes nothing it did not
+    declare (tests/grading_harmless.py), and the committed recording was made on the solution as it is now: its
+    files hold what the solution wrote, and graded offline it gives every criterion gradable offline the verdict the
+    cluster gives. With CKS_LAB_RECORD=1 the recording is made (again) instead."""
+    with unchanged(lab):
+        attempt, live = record(lab.scenario, lab.seed, lab.params, lab.target)
+    assert not writes(attempt.recording), f"the grading asked the API server to change: {writes(attempt.recording)}"
     path = recording_path(lab.scenario)
     if os.environ.get("CKS_LAB_RECORD") == "1":
         kept = RecordedAttempt(attempt.seed, attempt.params, replayed_part(lab.scenario, attempt))

@@ -7,6 +7,7 @@ import hashlib
 import json
 
 import pytest
+from grading_harmless import writes
 from mutation_operators import condition_changes, object_changes, output_changes, priority_changes, text_changes
 
 from labs.graderlib.recording import Recording, replay_host, replay_kube
@@ -122,3 +123,16 @@ def test_what_was_not_recorded_is_not_gradable_offline_never_a_guess():
     host = replay_host("controlplane", _recording().nodes["controlplane"])
     with pytest.raises(NotGradable, match="node controlplane was not asked `pgrep kube-apiserver`"):
         host.run("pgrep kube-apiserver")
+
+
+def test_a_grading_may_read_dry_run_and_review_but_nothing_else():
+    answered = {"status": 200, "body": {}}
+    recording = Recording(
+        api={
+            "GET /api/v1/namespaces/team/pods": answered,
+            "POST /api/v1/namespaces/team/secrets?dryRun=All body:1f2e": answered,
+            "POST /apis/authorization.k8s.io/v1/subjectaccessreviews body:9a8b": answered,
+            "DELETE /api/v1/namespaces/team/pods/web": answered,
+        }
+    )
+    assert writes(recording) == ["DELETE /api/v1/namespaces/team/pods/web"]
