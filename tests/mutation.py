@@ -119,9 +119,10 @@ class MutantSpec:
             body = answer["body"]
             kind, api_version = body["kind"].removesuffix("List"), body["apiVersion"]
             items = body["items"] if body["kind"].endswith("List") else [body]
-            for obj in items:
-                if wanted.get("name", obj["metadata"]["name"]) != obj["metadata"]["name"]:
+            for item in items:
+                if wanted.get("name", item["metadata"]["name"]) != item["metadata"]["name"]:
                     continue
+                obj = {"kind": kind, "apiVersion": api_version, **item}  # a list's items lack them
                 meta = obj["metadata"]
                 target = ApiObject(kind, api_version, meta["namespace"], meta["name"], meta["uid"], json.dumps(obj))
                 offline = wanted.get("offline", True)
