@@ -9,9 +9,12 @@ every run); locally they are random, so every run explores new input.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import string
+from datetime import UTC, datetime
 from pathlib import Path
+from xml.etree import ElementTree
 
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -23,6 +26,8 @@ from labs.catalog import ScenarioError
 from labs.catalog import load as load_scenario
 from labs.classroom.classfile import ClassFileError
 from labs.classroom.classfile import load as load_class_file
+from labs.classroom.reports import write_json, write_junit
+from labs.classroom.results import ClassResult, CriterionResult, ScenarioColumn, ScenarioResult, StudentResult
 from labs.errors import CannotGrade
 from labs.falco.condition import ConditionSyntaxError, parse_condition
 from labs.falco.ruleset import load_rules
@@ -179,3 +184,48 @@ def test_a_kubeconfig_either_gives_a_client_or_cannot_grade(tmp_path_factory, te
         Kube(path).api_client  # noqa: B018 - building the client is what is fuzzed
     except CannotGrade as error:
         assert str(error)
+
+
+STUDENT_TEXT = st.text(max_size=40)  # names, titles and messages quoting what a student wrote: anything at all
+CRITERIA = st.builds(
+    CriterionResult,
+    id=st.from_regex(r"test_[a-z_]{1,20}", fullmatch=True),
+    title=STUDENT_TEXT,
+    points=st.integers(0, 5),
+    status=st.sampled_from(["pass", "fail", "error", "not-gradable"]),
+    message=STUDENT_TEXT,
+)
+CLASSES = st.builds(
+    lambda name, students: ClassResult(
+        name=name,
+        graded_at=datetime(2026, 12, 7, tzinfo=UTC),
+        seconds=1.5,
+        scenarios=[ScenarioColumn(id="01-immutable-pod", title="x", points=5)],
+        students=[
+            StudentResult(
+                name=student,
+                scenarios={"01-immutable-pod": ScenarioResult(
+                    scenario="01-immutable-pod", status=status, max_score=5, message=message, criteria=criteria
+                )},
+                notes=[message],
+            )
+            for student, status, message, criteria in students
+        ],
+    ),
+    STUDENT_TEXT,
+    st.lists(st.tuples(STUDENT_TEXT, st.sampled_from(["pass", "fail", "error"]), STUDENT_TEXT, st.lists(CRITERIA,
+             max_size=3)), max_size=3),
+)  # fmt: skip
+
+
+@given(CLASSES)
+def test_the_class_reports_read_back_whatever_the_students_wrote(tmp_path_factory, result):
+    directory = tmp_path_factory.mktemp("reports")
+    write_json(result, directory / "grades.json")
+    assert ClassResult.model_validate(json.loads((directory / "grades.json").read_text())) == result
+    write_junit(result, directory / "junit.xml")
+    cases = ElementTree.parse(directory / "junit.xml").getroot().iter("testcase")
+    expected = sum(len(s.scenarios["01-immutable-pod"].criteria) or 1 for s in result.students)
+    expected += sum(1 for s in result.students if s.scenarios["01-immutable-pod"].criteria and s.scenarios[
+        "01-immutable-pod"].message)  # fmt: skip
+    assert len(list(cases)) == expected

@@ -10,7 +10,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from labs.classroom.results import COULD_NOT_GRADE, ClassResult, ScenarioResult, StudentResult
-from labs.grading.report import add_junit_case
+from labs.grading.report import add_junit_case, write_xml
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FILES = ("grades.csv", "grades.json", "junit.xml", "index.html")
@@ -74,7 +74,7 @@ def write_junit(result: ClassResult, path: Path) -> None:
     for student in result.students:
         _suite(root, student)
     ET.indent(root)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    write_xml(root, path)
 
 
 def write_html(result: ClassResult, path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -115,7 +116,29 @@ class Report:
             case = ET.SubElement(suite, "testcase", classname=self.scenario, name="grader")
             ET.SubElement(case, "error", message=problem).text = problem
         path.parent.mkdir(parents=True, exist_ok=True)
-        ET.ElementTree(root).write(path, encoding="unicode", xml_declaration=True)
+        write_xml(root, path)
+
+
+# What XML 1.0 cannot hold: control characters (but tab, newline and carriage return), lone surrogates, U+FFFE/FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """`text` with every character XML cannot hold written as an escape (`\\x1b`): a message quoting an answer
+    file with terminal colours or a NUL still makes a JUnit file that every reader can parse."""
+    return _NOT_XML.sub(lambda found: found.group().encode("unicode_escape", "backslashreplace").decode(), text)
+
+
+def write_xml(root: Element, path: Path) -> None:
+    """The tree as an XML file (UTF-8, with a declaration), its texts and attributes made XML-safe."""
+    from xml.etree import ElementTree as ET
+
+    for element in root.iter():
+        element.text = xml_text(element.text) if element.text else element.text
+        element.tail = xml_text(element.tail) if element.tail else element.tail
+        for key, value in element.attrib.items():
+            element.set(key, xml_text(value))
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
 
 
 def add_junit_case(suite: Element, classname: str, check: Check) -> Element:
