@@ -22,6 +22,9 @@ from hypothesis import strategies as st
 
 from labs import state
 from labs.audit import load_policy_text
+from labs.audit.cli import InputError as AuditInputError
+from labs.audit.cli import read_requests
+from labs.audit.model import Request
 from labs.catalog import ScenarioError
 from labs.catalog import load as load_scenario
 from labs.classroom.classfile import ClassFileError
@@ -229,3 +232,23 @@ def test_the_class_reports_read_back_whatever_the_students_wrote(tmp_path_factor
     expected += sum(1 for s in result.students if s.scenarios["01-immutable-pod"].criteria and s.scenarios[
         "01-immutable-pod"].message)  # fmt: skip
     assert len(list(cases)) == expected
+
+
+REQUEST_FIELDS = st.sampled_from(["user", "groups", "verb", "path", "apiGroup", "resource", "subresource", "namespace",
+                                  "name", "other"])  # fmt: skip
+REQUEST_LINES = st.one_of(
+    st.dictionaries(REQUEST_FIELDS, ANY, max_size=5).map(json.dumps),
+    st.text(max_size=30),
+)
+
+
+@given(st.lists(REQUEST_LINES, max_size=4).map("\n".join).map(str.encode) | st.binary(max_size=60))
+def test_a_requests_file_either_gives_requests_or_says_which_line_is_wrong(tmp_path_factory, content):
+    path = Path(tmp_path_factory.mktemp("requests")) / "requests.jsonl"
+    path.write_bytes(content)
+    try:
+        requests = read_requests(str(path))
+    except AuditInputError as error:
+        assert str(path) in str(error)
+    else:
+        assert all(isinstance(request, Request) for request in requests)

@@ -41,17 +41,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     explain.set_defaults(func=run_explain)
 
 
-class _InputError(Exception):
+class InputError(Exception):
     """Our own input (the requests) is unusable: exit 2, could not grade."""
 
 
-def _read_requests(source: str) -> list[Any]:
+def read_requests(source: str) -> list[Any]:
     from labs.audit.model import RequestError, request_from_dict
 
     try:
         text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()  # noqa: SIM115
     except OSError as error:
-        raise _InputError(f"cannot read requests file {source}: {error.strerror}") from None
+        raise InputError(f"cannot read requests file {source}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise InputError(f"cannot read requests file {source}: not UTF-8 text (byte {error.start})") from None
     requests = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -59,9 +61,9 @@ def _read_requests(source: str) -> list[Any]:
         try:
             requests.append(request_from_dict(json.loads(line)))
         except json.JSONDecodeError as error:
-            raise _InputError(f"{source} line {number}: not JSON ({error.msg})") from None
+            raise InputError(f"{source} line {number}: not JSON ({error.msg})") from None
         except RequestError as error:
-            raise _InputError(f"{source} line {number}: {error}") from None
+            raise InputError(f"{source} line {number}: {error}") from None
     return requests
 
 
@@ -73,9 +75,9 @@ def _requests_from_args(values: list[str]) -> list[Any]:
         try:
             requests.append(request_from_dict(json.loads(value)))
         except json.JSONDecodeError as error:
-            raise _InputError(f"--request {value!r}: not JSON ({error.msg})") from None
+            raise InputError(f"--request {value!r}: not JSON ({error.msg})") from None
         except RequestError as error:
-            raise _InputError(f"--request {value!r}: {error}") from None
+            raise InputError(f"--request {value!r}: {error}") from None
     return requests
 
 
@@ -100,8 +102,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
     result = load_policy_file(args.policy)
     try:
-        requests = _read_requests(args.requests)
-    except _InputError as error:
+        requests = read_requests(args.requests)
+    except InputError as error:
         return _fail_input(str(error), args.json)
     decisions = [] if result.policy is None else [evaluate(result.policy, request) for request in requests]
     if args.json:
@@ -130,8 +132,8 @@ def run_explain(args: argparse.Namespace) -> int:
 
     result = load_policy_file(args.policy)
     try:
-        requests = _read_requests(args.requests) if args.requests else _requests_from_args(args.request)
-    except _InputError as error:
+        requests = read_requests(args.requests) if args.requests else _requests_from_args(args.request)
+    except InputError as error:
         return _fail_input(str(error), False)
     print(result.verdict())
     if result.policy is None:
