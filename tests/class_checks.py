@@ -86,8 +86,8 @@ class RenderedTable(HTMLParser):
             self.messages[-1] += data
 
 
-def render(page: Path, fragment: str = "") -> RenderedTable:
-    """Load `page#fragment` in headless Chromium and read the grades table out of the DOM it dumps."""
+def dump_dom(page: Path, fragment: str = "") -> str:
+    """The DOM of `page#fragment` once headless Chromium has loaded it and run its scripts."""
     with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
         result = subprocess.run(
             [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", f"{page.as_uri()}{fragment}"],
@@ -97,6 +97,11 @@ def render(page: Path, fragment: str = "") -> RenderedTable:
             check=False,
         )
     assert result.returncode == 0 and 'id="grades"' in result.stdout, result.stderr[-2000:]
+    return result.stdout
+
+
+def render(page: Path, fragment: str = "") -> RenderedTable:
+    """Load `page#fragment` in headless Chromium and read the grades table out of the DOM it dumps."""
     table = RenderedTable()
-    table.feed(result.stdout)
+    table.feed(dump_dom(page, fragment))
     return table

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
 import pytest
-from class_checks import render, validate_junit
+from class_checks import RenderedTable, dump_dom, render, validate_junit
 
 from labs.classroom import reports
 from labs.classroom.results import (
@@ -165,3 +165,49 @@ def test_write_all_writes_the_four_reports(result, tmp_path):
     paths = reports.write_all(result, tmp_path / "out")
     assert [path.name for path in paths] == ["grades.csv", "grades.json", "junit.xml", "index.html"]
     assert all(path.stat().st_size > 0 for path in paths)
+
+
+HOSTILE = {  # what a student controls, each trying to run a script that marks the page
+    "name": """<img src=x onerror="document.body.setAttribute('data-pwned','name')">""",
+    "title": """"><svg onload="document.body.setAttribute('data-pwned','title')">""",
+    "message": "<script>document.body.setAttribute('data-pwned','message')</script>",
+    "scenario": "</td></tr></table><script>document.body.setAttribute('data-pwned','scenario')</script>",
+    "note": "<iframe src=\"javascript:parent.document.body.setAttribute('data-pwned','note')\"></iframe>",
+}
+
+
+def test_student_text_in_the_html_report_is_shown_as_text_and_never_runs(tmp_path):
+    title, message = HOSTILE["title"], HOSTILE["message"]
+    criterion = CriterionResult(id="test_x", title=title, points=1, status="fail", message=message)
+    scenario = ScenarioResult(scenario=IMMUTABLE, seed=1, status="fail", max_score=1, message=HOSTILE["scenario"],
+                              criteria=[criterion])  # fmt: skip
+    student = StudentResult(name=HOSTILE["name"], scenarios={IMMUTABLE: scenario}, notes=[HOSTILE["note"]])
+    result = ClassResult(
+        name="class", graded_at=datetime(2026, 12, 7, tzinfo=UTC), seconds=1.0,
+        scenarios=[ScenarioColumn(id=IMMUTABLE, title="Immutable pod", points=1)], students=[student],
+    )  # fmt: skip
+    page = reports.write_all(result, tmp_path)[-1]
+    dom = dump_dom(page)
+    assert 'data-pwned="' not in dom, "a student's text ran as a script"
+    table = RenderedTable()
+    table.feed(dom)
+    assert table.students == [HOSTILE["name"]]
+    assert HOSTILE["message"] in table.messages
+
+
+def test_no_report_holds_a_key_a_token_or_a_password(tmp_path):
+    kubeconfig = "client-key-data: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQo=\\n    token: abcdef.0123456789abcdef"
+    jwt = "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiJzeXN0ZW06c2EifQ.c2lnbmF0dXJl"
+    pem = "-----BEGIN RSA PRIVATE KEY-----\\nMIIEowIBAAKCAQEA\\n-----END RSA PRIVATE KEY-----"
+    criterion = CriterionResult(id="test_x", title="x", points=1, status="fail", message=f"{kubeconfig} {jwt}")
+    scenario = ScenarioResult(scenario=IMMUTABLE, status="error", max_score=1, message=pem, criteria=[criterion])
+    student = StudentResult(name="dave", scenarios={IMMUTABLE: scenario}, notes=[f"password={jwt}"])
+    result = ClassResult(
+        name="class", graded_at=datetime(2026, 12, 7, tzinfo=UTC), seconds=1.0,
+        scenarios=[ScenarioColumn(id=IMMUTABLE, title="Immutable pod", points=1)], students=[student],
+    )  # fmt: skip
+    for path in reports.write_all(result, tmp_path):
+        text = path.read_text()
+        for secret in ("LS0tLS1CRUdJTi", "0123456789abcdef", jwt, "MIIEowIBAAKCAQEA"):
+            assert secret not in text, f"{path.name} holds {secret}"
+        assert "[redacted]" in text or path.name == "grades.csv", path.name  # the CSV has no messages

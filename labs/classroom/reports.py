@@ -11,6 +11,7 @@ from xml.etree import ElementTree as ET
 
 from labs.classroom.results import COULD_NOT_GRADE, ClassResult, ScenarioResult, StudentResult
 from labs.grading.report import add_junit_case, write_xml
+from labs.redact import redacted
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FILES = ("grades.csv", "grades.json", "junit.xml", "index.html")
@@ -89,10 +90,24 @@ def write_html(result: ClassResult, path: Path) -> None:
 
 
 def write_all(result: ClassResult, directory: Path) -> list[Path]:
-    """Every report into `directory` (created if needed); returns their paths."""
+    """Every report into `directory` (created if needed), without credentials; returns their paths."""
     directory.mkdir(parents=True, exist_ok=True)
     writers = (write_csv, write_json, write_junit, write_html)
     paths = [directory / name for name in FILES]
+    safe = without_credentials(result)
     for writer, path in zip(writers, paths, strict=True):
-        writer(result, path)
+        writer(safe, path)
     return paths
+
+
+def without_credentials(result: ClassResult) -> ClassResult:
+    """The result with every message and note redacted (labs.redact): whatever a worker sent, a report never holds
+    a key, a token or a password."""
+    data = result.model_dump()
+    for student in data["students"]:
+        student["notes"] = [redacted(note) for note in student["notes"]]
+        for scenario in student["scenarios"].values():
+            scenario["message"] = redacted(scenario["message"])
+            for criterion in scenario["criteria"]:
+                criterion["message"] = redacted(criterion["message"])
+    return ClassResult.model_validate(data)

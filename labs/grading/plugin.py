@@ -23,6 +23,7 @@ from labs.capabilities import explain, lacking
 from labs.errors import CannotGrade
 from labs.grading.context import CONTEXT_KEY, GradingContext
 from labs.grading.report import Check, CheckStatus, Report
+from labs.redact import redacted
 
 # The fixtures every grader gets without importing them (a grader imports only what it calls).
 FIXTURE_PLUGINS = ("labs.graderlib.fixtures", "labs.graderlib.falco_fixtures", "labs.graderlib.apiserver_fixtures")
@@ -169,7 +170,8 @@ class GradingPlugin:
         if check is None or item.nodeid in self.judged:
             return report
         if call.excinfo is not None:
-            check.status, check.message = classify(call.excinfo, self._server())
+            status, message = classify(call.excinfo, self._server())
+            check.status, check.message = status, redacted(message)  # it may quote a file with credentials
             self.judged.add(item.nodeid)
         elif call.when == "call":
             check.status, check.message = "pass", ""
