@@ -1,5 +1,5 @@
-"""Grading changes nothing it did not declare (checked around the grading of each proof's solved attempt, in
-tests/mutation.py `recorded_verdicts_match`):
+"""Grading changes nothing it did not declare: checked around the first `lab check` after the reference solution
+in every proof (tests/lab_attempt.py), and on every recording (tests/mutation.py `recorded_verdicts_match`):
 
 - every API object keeps its identity and content (its status aside: the kubelet and controllers update it);
 - every file the scenario keeps (scenario.yaml `keeps:`, the student's work on the node) keeps its content;

@@ -15,6 +15,7 @@ from types import ModuleType
 
 import criterion_coverage
 import pytest
+from grading_harmless import unchanged
 
 from labs import state
 from labs.catalog import Catalog
@@ -34,6 +35,8 @@ class Attempt:
         self.env = env
         self.target = target
         self.scenario = Catalog().find(str(number))
+        self.solved_at_least_once = False
+        self.solved_report: dict | None = None  # `lab check` right after the reference solution
 
     @property
     def kube(self):
@@ -48,12 +51,19 @@ class Attempt:
         return state.load().current.params
 
     def check(self) -> dict:
-        """`lab check --json` as a dict, with its exit code under `exit_code`."""
-        checked = self.run("check", "--json")
+        """`lab check --json` as a dict, with its exit code under `exit_code`. The first check after `solve()` is kept
+        as `solved_report`, and must change nothing it did not declare (tests/grading_harmless.py)."""
+        if self.solved_report is None and self.solved_at_least_once:
+            with unchanged(self):
+                checked = self.run("check", "--json")
+        else:
+            checked = self.run("check", "--json")
         report = json.loads(checked.stdout) if checked.stdout.strip() else {}
         assert report, checked.stderr
         criterion_coverage.record(self.scenario.id, report["checks"])
         report["exit_code"] = checked.returncode
+        if self.solved_report is None and self.solved_at_least_once:
+            self.solved_report = report
         return report
 
     def grade(self) -> Report:
@@ -80,6 +90,7 @@ class Attempt:
         """Apply the reference solution (`lab solution --apply`)."""
         applied = self.run("solution", "--apply")
         assert applied.returncode == 0, applied.stdout + applied.stderr
+        self.solved_at_least_once, self.solved_report = True, None
 
     def assert_fails_until_solved(self, score: int) -> None:
         """`lab check` fails as setup left the cluster, and passes with `score` points after the reference solution."""
