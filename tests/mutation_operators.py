@@ -122,15 +122,7 @@ def _replaced(data: Any, path: tuple, new: Any) -> Any:
     if not path:
         return new
     head, rest = path[0], path[1:]
-    if isinstance(data, dict):
-        copy = dict(data)
-        value = _replaced(data[head], rest, new)
-        if value is _DROP:
-            del copy[head]
-        else:
-            copy[head] = value
-        return copy
-    copy = list(data)
+    copy = dict(data) if isinstance(data, dict) else list(data)
     value = _replaced(data[head], rest, new)
     if value is _DROP:
         del copy[head]
