@@ -75,16 +75,28 @@ def _state_file() -> Path:
 
 
 def load() -> State:
-    """The saved state; an unreadable file is set aside (state.json.broken) rather than crashing every command."""
+    """The saved state; an unreadable file is set aside (`set_aside`) rather than crashing every command."""
     path = _state_file()
     try:
         return State.model_validate_json(path.read_bytes())
     except FileNotFoundError:
         return State()
     except (ValidationError, ValueError, OSError) as error:
-        path.replace(path.with_suffix(".json.broken"))
-        print(f"lab: {path} was unreadable ({type(error).__name__}); kept as state.json.broken", file=sys.stderr)
+        aside = set_aside(path)
+        print(f"lab: {path} was unreadable ({type(error).__name__}); kept as {aside.name}", file=sys.stderr)
         return State()
+
+
+def set_aside(path: Path) -> Path:
+    """Rename an unreadable file to NAME.broken (NAME.broken.2, .3, ... when that is taken: an older one is never
+    overwritten), so that what it held can still be recovered; the new path."""
+    aside = path.with_name(f"{path.name}.broken")
+    number = 1
+    while aside.exists():
+        number += 1
+        aside = path.with_name(f"{path.name}.broken.{number}")
+    path.replace(aside)
+    return aside
 
 
 def save(state: State) -> None:

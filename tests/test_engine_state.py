@@ -46,6 +46,15 @@ def test_a_broken_state_file_is_set_aside(state_dir, capsys):
     assert "unreadable" in capsys.readouterr().err
 
 
+def test_a_file_set_aside_never_overwrites_an_older_one(state_dir, capsys):
+    for content in ("first", "second", "third"):
+        (state_dir / "state.json").write_text(content)
+        state.load()
+    kept = ["state.json.broken", "state.json.broken.2", "state.json.broken.3"]
+    assert [(state_dir / name).read_text() for name in kept] == ["first", "second", "third"]
+    assert "kept as state.json.broken.3" in capsys.readouterr().err
+
+
 def test_status_json_has_the_documented_keys():
     data = state.dump_json(_attempt())
     assert {"scenario", "seed", "params", "started_at"} <= data.keys()

@@ -166,11 +166,14 @@ def test_a_task_number_outside_the_exam_is_refused(state_dir):
     assert refused.returncode == 2 and "tasks 1 to 2" in refused.stderr
 
 
-def test_a_broken_exam_file_is_an_error_not_a_traceback(state_dir):
+def test_a_broken_exam_file_is_kept_aside_with_an_error_not_a_traceback(state_dir):
     (state_dir / "exam.json").write_text("{not json")
     broken = lab("exam", "status")
     assert broken.returncode == 1
-    assert "exam.json is unreadable" in broken.stderr and "Traceback" not in broken.stderr
+    assert "exam.json was unreadable" in broken.stderr and "kept as exam.json.broken" in broken.stderr
+    assert "Traceback" not in broken.stderr
+    assert (state_dir / "exam.json.broken").read_text() == "{not json"
+    assert "no exam is running" in lab("exam", "status").stderr  # the next command starts afresh
 
 
 def test_the_end_of_the_time_with_an_unreachable_cluster_is_could_not_grade(state_dir):

@@ -146,14 +146,17 @@ def exam_file() -> Path:
 
 
 def load() -> Exam | None:
-    """The exam on disk, or None; an unreadable file is a clear error (it is kept for inspection)."""
+    """The exam on disk, or None; an unreadable file is set aside (`state.set_aside`) and a clear error."""
     path = exam_file()
     try:
         return Exam.model_validate_json(path.read_bytes())
     except FileNotFoundError:
         return None
     except (ValidationError, ValueError, OSError) as error:
-        raise LabError(f"{path} is unreadable ({type(error).__name__}); remove it to start again") from None
+        aside = state.set_aside(path)
+        raise LabError(
+            f"{path} was unreadable ({type(error).__name__}); kept as {aside.name}; `lab exam start` begins a new exam"
+        ) from None
 
 
 def save(exam: Exam) -> None:
