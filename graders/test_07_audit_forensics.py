@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from labs.graderlib.apiserver import read_node_file
+from labs.graderlib.answers import answer_lines
 
 CONTROLPLANE = "controlplane"
 
@@ -49,10 +49,7 @@ def can_read_secret(kube, namespace: str, account: str, secret: str) -> tuple[bo
 def test_the_answer_names_the_reader(node, params, culprit):
     """{answer_path} names the identity that read secret {secret}"""
     path, namespace = params["answer_path"], params["namespace"]
-    text = read_node_file(node(CONTROLPLANE), path)
-    assert text is not None, f"{path} does not exist on node controlplane"
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    assert lines, f"{path} is empty; expected the user name of the reader"
+    lines = answer_lines(node(CONTROLPLANE), path, CONTROLPLANE)
     expected = _username(namespace, culprit)
     answer = lines[0].strip("'\"") if len(lines) == 1 else " | ".join(lines)[:200]
     if answer in (culprit, f"{namespace}/{culprit}", f"{namespace}:{culprit}"):

@@ -4,7 +4,10 @@ The probes themselves run on the testbed in tests/test_engine_fixtures_testbed.p
 
 import subprocess
 
-from labs.graderlib.probes import _marker, _step_results, _steps_script
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from labs.graderlib.probes import _marker, _step_results, _steps_script, refusal
 
 NONCE = "0123456789abcdef"
 
@@ -50,3 +53,30 @@ def test_steps_after_a_cut_off_exec_did_not_run():
 def test_an_exec_that_never_started_runs_no_step():
     results = _step_results("", NONCE, 2, "exec failed: no /bin/sh")
     assert [(r.ran, r.error) for r in results] == [(False, "exec failed: no /bin/sh")] * 2
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "body", "said"),
+    [
+        (  # what the websocket client raised, recorded on the testbed with the kubelet stopped
+            0,
+            "Handshake status 500 Internal Server Error -+-+- {'audit-id': '9b41', 'content-type': 'application/json'}"
+            ' -+-+- {"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"error dialing '
+            'backend: dial tcp 10.255.0.1:10250: connect: connection refused","code":500}\n',
+            None,
+            "500 error dialing backend: dial tcp 10.255.0.1:10250: connect: connection refused",
+        ),
+        (
+            404,
+            "Not Found",
+            '{"kind":"Status","message":"pods \\"web\\" not found","code":404}',
+            '404 pods "web" not found',
+        ),
+        (0, "Handshake status 502 Bad Gateway", None, "Handshake status 502 Bad Gateway"),
+        (400, "Bad Request", "not json", "400 Bad Request not json"),
+    ],
+)
+def test_an_exec_refusal_says_the_api_servers_reason_without_its_headers(status, reason, body, said):
+    error = ApiException(status=status, reason=reason)
+    error.body = body
+    assert refusal(error) == said

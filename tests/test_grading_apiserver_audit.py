@@ -38,6 +38,7 @@ class Result:
 @dataclass
 class File:
     content_string: str | None
+    is_directory: bool = False
 
     @property
     def exists(self) -> bool:
@@ -47,8 +48,8 @@ class File:
 
 
 class FakeHost:
-    def __init__(self, outputs: dict[str, str], files: dict[str, str]) -> None:
-        self.outputs, self.files = outputs, files
+    def __init__(self, outputs: dict[str, str], files: dict[str, str], directories: tuple[str, ...] = ()) -> None:
+        self.outputs, self.files, self.directories = outputs, files, directories
 
     def run(self, command: str) -> Result:
         for key, output in self.outputs.items():
@@ -57,7 +58,7 @@ class FakeHost:
         return Result("", 1)
 
     def file(self, path: str) -> File:
-        return File(self.files.get(path))
+        return File(self.files.get(path), path in self.directories)
 
 
 def test_running_flags_are_read_from_the_process_command_line():
@@ -95,6 +96,12 @@ def test_the_policy_is_read_through_the_manifests_host_path():
     assert path == "/srv/audit/p.yaml" and not result.refused
     path, result = policy_on_node(FakeHost({}, {}), manifest, "/etc/kubernetes/audit/p.yaml")
     assert result.refused and "no such file or directory" in result.apiserver_error
+    _, directory = policy_on_node(FakeHost({}, {}, ("/srv/audit/p.yaml",)), manifest, "/etc/kubernetes/audit/p.yaml")
+    assert directory.apiserver_error == (  # Go's os.ReadFile on a directory, wrapped by LoadPolicyFromFile
+        'loading audit policy file: failed to read file path "/etc/kubernetes/audit/p.yaml": '
+        "read /etc/kubernetes/audit/p.yaml: is a directory"
+    )
+    assert directory.notes == ["/srv/audit/p.yaml is a directory on the node, not a file"]
     _, unmounted = policy_on_node(FakeHost({}, {}), manifest, "/etc/other/p.yaml")
     assert unmounted.refused and "no hostPath volume" in unmounted.notes[0]
 

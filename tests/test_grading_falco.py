@@ -15,6 +15,7 @@ from labs.graderlib.falco import (
     fires,
     load_node_rules,
     read_config,
+    require_rules,
     rules_paths,
     yaml_cpp_bool,
 )
@@ -30,6 +31,15 @@ def _layout(root: Path, main: str, **others: str) -> str:
     main_file = root / "falco.yaml"
     main_file.write_text(main.replace("ROOT", str(root)))
     return str(main_file)
+
+
+def test_a_falco_yaml_that_is_a_directory_is_an_empty_configuration_and_falco_refuses_to_start(tmp_path):
+    directory = tmp_path / "falco.yaml"
+    directory.mkdir()  # yaml-cpp's LoadFile opens it and reads nothing (std::ifstream on a directory)
+    config = read_config(FILES, str(directory))
+    assert (config.values, config.rules_files) == ({}, [])
+    with pytest.raises(AssertionError, match=r"refuse to start: You must specify at least one rules file/directory"):
+        require_rules(FILES, config)
 
 
 def test_drop_ins_are_merged_in_name_order_and_the_last_one_wins(tmp_path):

@@ -114,9 +114,13 @@ def policy_on_node(host: Any, manifest: ApiserverManifest, policy_flag: str) -> 
         result = load_policy_missing(policy_flag, "no hostPath volume of the manifest is mounted there")
         return policy_flag, result
     text = read_node_file(host, host_path)
-    if text is None:
-        return host_path, load_policy_missing(policy_flag, f"{host_path} does not exist on the node")
-    return host_path, load_policy_text(text, source=policy_flag)
+    if text is not None:
+        return host_path, load_policy_text(text, source=policy_flag)
+    if host.file(host_path).is_directory:
+        return host_path, load_policy_unreadable(
+            policy_flag, f"read {policy_flag}: is a directory", f"{host_path} is a directory on the node, not a file"
+        )
+    return host_path, load_policy_missing(policy_flag, f"{host_path} does not exist on the node")
 
 
 def audit_log_on_node(running_flags: dict[str, str], manifest: ApiserverManifest) -> str:
@@ -132,10 +136,17 @@ def audit_log_on_node(running_flags: dict[str, str], manifest: ApiserverManifest
 
 def load_policy_missing(path: str, why: str) -> PolicyResult:
     """The verdict on a policy file kube-apiserver cannot open inside its container."""
-    message = f'failed to read file path "{path}": open {path}: no such file or directory'
+    problem = f"open {path}: no such file or directory"
+    return load_policy_unreadable(path, problem, f"{path} is not there inside the kube-apiserver container: {why}")
+
+
+def load_policy_unreadable(path: str, problem: str, note: str) -> PolicyResult:
+    """The verdict on a policy file kube-apiserver cannot read: `problem` as Go's os.ReadFile words it, which
+    LoadPolicyFromFile wraps (k8s.io/apiserver/pkg/audit/policy/reader.go); `note` says why, for the student."""
+    message = f'failed to read file path "{path}": {problem}'
     result = PolicyResult(errors=[message], source=path)
     result.apiserver_error = f"loading audit policy file: {message}"
-    result.notes.append(f"{path} is not there inside the kube-apiserver container: {why}")
+    result.notes.append(note)
     return result
 
 

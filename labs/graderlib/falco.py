@@ -193,9 +193,12 @@ def _merge(config: FalcoConfig, document: dict, strategy: str, path: str) -> Non
 
 def read_config(files: NodeFiles, path: str = FALCO_YAML) -> FalcoConfig:
     """The effective configuration Falco would start with; ConfigError with Falco's reason when it would not."""
-    if not files.is_file(path):
+    if files.is_dir(path):
+        main = {}  # yaml-cpp's LoadFile opens a directory and reads nothing: an empty configuration
+    elif files.is_file(path):
+        main = _parse(files.read(path), path)
+    else:
         raise ConfigError(f"Cannot read config file ({path}): it does not exist")
-    main = _parse(files.read(path), path)
     config = FalcoConfig(dict(main), dict.fromkeys(main, path), [path])
     for include, strategy in _include_entries(main.get(CONFIG_FILES_KEY)):
         if include == path:
@@ -311,6 +314,11 @@ def require_config(files: NodeFiles) -> FalcoConfig:
 
 def require_rules(files: NodeFiles, config: FalcoConfig) -> Ruleset:
     """The rules Falco loads on the node, or a failed criterion with Falco's first load error."""
+    if not config.rules_files:  # load_rules_files.cpp, for a Falco started without -r (as its services are)
+        raise AssertionError(
+            "Falco would refuse to start: You must specify at least one rules file/directory via -r or a rules_file"
+            f" entry in falco.yaml (none in {', '.join(config.files)})"
+        )
     loaded = load_node_rules(files, config)
     if not loaded.ok:
         raise AssertionError(load_failure(loaded))

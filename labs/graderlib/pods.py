@@ -7,6 +7,8 @@ import json
 import time
 from typing import Any
 
+import pytest
+
 from labs.errors import CannotGrade
 from labs.k8s import Kube, describe_containers, pod_is_ready, wait_for_pod
 
@@ -74,9 +76,15 @@ ORIGINAL_PODS_ANNOTATION = "cks-lab/original-pods"
 
 def text_recorded_by_setup(kube: Kube, namespace: str, annotation: str) -> str:
     """The text a scenario's setup recorded in an annotation of the namespace (e.g. Falco's pid or a file's checksum
-    before the task); CannotGrade when the annotation is missing."""
+    before the task); CannotGrade when the annotation is missing, a failed criterion when the namespace is gone."""
     found = kube.get(kube.core.read_namespace, namespace)
-    annotations = (found and found.metadata.annotations) or {}
+    if found is None:
+        pytest.fail(
+            f"namespace {namespace} does not exist: it was deleted, with everything setup put in it "
+            "(`lab reset` sets the task up again)",
+            pytrace=False,
+        )
+    annotations = found.metadata.annotations or {}
     if annotation not in annotations:
         raise CannotGrade(f"namespace {namespace} lacks the annotation {annotation} setup writes")
     return annotations[annotation]

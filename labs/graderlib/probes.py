@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import shlex
 import time
@@ -154,6 +155,19 @@ def _step_results(stdout: str, nonce: str, count: int, failure: str) -> list[Exe
     ]
 
 
+def refusal(error: Any) -> str:
+    """Why the API server refused an exec (an ApiException), without the HTTP headers: the websocket client folds
+    the handshake's status line, headers and body into `reason` ("Handshake status 500 Internal Server Error -+-+-
+    {headers} -+-+- {Status}"); the Status's code and message say it best."""
+    status_line, _, rest = f"{error.reason}".partition(" -+-+- ")
+    body = rest.rpartition(" -+-+- ")[2] or error.body or ""
+    try:
+        said = json.loads(body)
+        return f"{said['code']} {said['message']}"
+    except (ValueError, TypeError, KeyError):
+        return " ".join(str(part) for part in (error.status, status_line, body) if part)
+
+
 class Probe:
     """Runs shell snippets in containers through the API server's exec (no kubectl, no node access needed)."""
 
@@ -186,7 +200,7 @@ class Probe:
                 raise translated from None
             if error.status == 403 and "exec" in str(error.body):
                 raise CannotGrade(f"not allowed to exec into {namespace}/{pod}: {error.reason}") from None
-            return _Exec("", "", None, f"exec refused: {error.status} {error.reason} {error.body or ''}")
+            return _Exec("", "", None, f"exec refused: {refusal(error)}")
         except Exception as error:
             translated = cannot_grade(error, self.kube.server)
             if translated:
