@@ -66,6 +66,20 @@ class Attempt:
             self.solved_report = report
         return report
 
+    def check_broken(self) -> dict:
+        """`lab check --json` on a cluster the student left broken (tests/broken_cluster.py): a fail or an error (exit
+        1 or 2), every criterion not met saying why, and no traceback or crash of the grader anywhere. These
+        verdicts are not counted as a criterion seen failing: a near-miss must show that."""
+        checked = self.run("check", "--json")
+        assert "Traceback" not in checked.stdout + checked.stderr, checked.stdout + checked.stderr
+        report = json.loads(checked.stdout)
+        assert (checked.returncode, report["verdict"]) in ((1, "fail"), (2, "error")), report
+        not_met = [check for check in report["checks"] if check["status"] != "pass"]
+        assert not_met and all(check["message"] for check in not_met), report
+        crashed = [check["message"] for check in not_met if check["message"].startswith("the grader failed")]
+        assert not crashed, crashed
+        return report
+
     def grade(self) -> Report:
         """The grader run in-process on the current state of the cluster."""
         current = os.environ.get("PYTEST_CURRENT_TEST", "?")

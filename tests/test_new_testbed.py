@@ -1,5 +1,6 @@
 """A scenario just written by `lab new`, proven on the testbed with its own generated proof: setup fails the
-grader on the TODO criterion, and the proof's solution and near-miss tests fail saying what to fill in."""
+grader on the TODO criterion, the proof's solution and near-miss tests fail saying what to fill in, and its broken
+cluster (the namespace deleted) is a fail that reset cleans up."""
 
 from __future__ import annotations
 
@@ -35,3 +36,4 @@ def test_a_new_scenarios_proof_fails_saying_what_to_fill_in(testbed, tmp_path, m
             proof.test_the_reference_solution_passes(lab)
         with pytest.raises(pytest.fail.Exception, match="TODO: a plausible but wrong answer"):
             proof.test_a_near_miss_fails_on_the_criterion_it_misses(lab)
+        proof.test_with_its_namespace_deleted_the_check_fails_and_reset_still_cleans_up(lab)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from broken_cluster import kubelet_stopped
 from lab_attempt import Attempt, failed, failed_in, message, started
 from mutation import recorded_verdicts_match
 
@@ -108,6 +109,13 @@ def test_the_recording_grades_like_the_solved_cluster(lab, shared_dir):
 
 def _container(manifest: dict, name: str) -> dict:
     return next(c for c in manifest["spec"]["containers"] + manifest["spec"]["initContainers"] if c["name"] == name)
+
+
+def test_with_the_kubelet_stopped_the_check_says_its_probes_could_not_run(lab):
+    with kubelet_stopped():
+        report = lab.check_broken()
+    said = failed_in(report).messages["test_writing_to_the_root_filesystem_fails_in_every_container"]
+    assert "did not run (exec refused: 500 error dialing backend" in said and "connection refused" in said, said
 
 
 def test_only_nginx_fixed_fails_on_the_sidecar(lab):

@@ -8,7 +8,9 @@ container_shells, macro in_a_container, priority CRITICAL, fields user.name,proc
 from __future__ import annotations
 
 import pytest
+from broken_cluster import delete_namespace
 from falco_attempt import SolvedText, check_the_solution, falco_lab, grade_with, judged_failures, message_of, rewritten
+from lab_attempt import failed_in
 from mutation import recorded_verdicts_match
 
 from labs.graderlib.falco import LOCAL_RULES
@@ -178,3 +180,12 @@ def test_the_rule_in_another_rules_file_fails_on_its_place(lab):
         "rule 'Shell spawned in a container' is defined in /etc/falco/rules.d/shells.yaml, "
         "expected /etc/falco/falco_rules.local.yaml"
     )
+
+
+def test_with_its_namespace_deleted_the_check_fails_and_reset_still_cleans_up(lab):
+    delete_namespace(lab.kube, lab.params["namespace"])
+    report = lab.check_broken()
+    said = failed_in(report).messages[MACRO]
+    assert said.startswith(f"pod {lab.params['pod']} not found in namespace {lab.params['namespace']}"), said
+    cleaned = lab.run("reset", "--clean")
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr

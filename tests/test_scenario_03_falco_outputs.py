@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from broken_cluster import made_a_directory
 from falco_attempt import check_the_solution, falco_lab, grade_with, judged_failures, message_of
+from lab_attempt import failed_in
 from mutation import recorded_verdicts_match
 
 from labs.graderlib.falco import FALCO_YAML
@@ -46,6 +48,13 @@ def test_the_reference_solution_passes_and_its_recording_grades_alike(lab, share
     assert Path(DROP_IN).read_text() == SOLVED
     recorded_verdicts_match(lab, shared_dir)
     Path(DROP_IN).unlink()  # the tests below start without it
+
+
+def test_with_falco_yaml_made_a_directory_the_check_fails_and_says_so(lab):
+    with made_a_directory(Path(FALCO_YAML)):
+        report = lab.check_broken()
+    said = failed_in(report).messages["test_falco_starts_with_the_configuration_and_rules"]
+    assert said.startswith("Falco would refuse to start: You must specify at least one rules file"), said
 
 
 def test_the_same_keys_in_falco_yaml_pass(lab):

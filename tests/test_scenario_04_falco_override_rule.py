@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from broken_cluster import made_a_directory
 from falco_attempt import SolvedText, check_the_solution, falco_lab, grade_with, judged_failures, message_of, rewritten
+from lab_attempt import failed_in
 from mutation import recorded_verdicts_match
 
 from labs.graderlib.falco import LOCAL_RULES, UPSTREAM_RULES
@@ -53,6 +55,12 @@ def test_the_reference_solution_passes(lab):
 
 def test_the_recording_grades_like_the_solved_cluster(lab, shared_dir):
     recorded_verdicts_match(lab, shared_dir)
+
+
+def test_with_the_local_rules_made_a_directory_the_check_fails_and_says_so(lab):
+    with made_a_directory(Path(LOCAL_RULES)):
+        report = lab.check_broken()  # Falco loads the YAML files of a directory: none there, no override
+    assert failed_in(report).messages[PRIORITY] == f"rule '{RULE}' alerts with priority Warning, expected ALERT"
 
 
 def test_redefining_the_whole_rule_in_the_local_file_passes(lab):

@@ -11,8 +11,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from broken_cluster import made_a_directory
 from lab_attempt import Attempt, failed, failed_in, message, started
 from mutation import recorded_verdicts_match
 
@@ -161,6 +163,13 @@ def test_the_reference_solution_passes(lab):
 
 def test_the_recording_grades_like_the_solved_cluster(lab, shared_dir):
     recorded_verdicts_match(lab, shared_dir)
+
+
+def test_with_the_answer_made_a_directory_the_check_fails_and_says_so(lab):
+    with made_a_directory(Path(lab.params["answer"])):
+        report = lab.check_broken()
+    said = failed_in(report).messages["test_the_answer_names_a_pod_of_the_workload_falco_alerts_on"]
+    assert said == f"{lab.params['answer']} on controlplane is not a regular file"
 
 
 def test_scaling_another_workload_even_back_again_fails_on_the_others(lab):

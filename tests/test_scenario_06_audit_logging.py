@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 from apiserver_scenario import ApiserverScenario, same_manifest
+from broken_cluster import made_a_directory
 from lab_attempt import failed, failed_in, kept, message
 from mutation import recorded_verdicts_match
 
@@ -70,6 +71,13 @@ POLICY = "apiVersion: audit.k8s.io/v1\nkind: Policy\n"
 
 def test_the_recording_grades_like_the_solved_cluster(lab, shared_dir):
     recorded_verdicts_match(lab, shared_dir)
+
+
+def test_with_the_policy_made_a_directory_the_check_fails_and_says_so(lab):
+    with made_a_directory(Path(lab.params["policy_path"])):
+        report = lab.check_broken()
+    said = failed_in(report).messages["test_kube_apiserver_accepts_the_policy"]
+    assert f"read {lab.params['policy_path']}: is a directory" in said, said
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from apiserver_scenario import ApiserverScenario
+from broken_cluster import made_a_directory
 from lab_attempt import failed, failed_in, kept, message
 from mutation import recorded_verdicts_match
 
@@ -59,6 +60,12 @@ def test_the_reference_solution_passes(lab):
 
 def test_the_recording_grades_like_the_solved_cluster(lab, shared_dir):
     recorded_verdicts_match(lab, shared_dir)
+
+
+def test_with_the_answer_made_a_directory_the_check_fails_and_says_so(lab):
+    with made_a_directory(Path(lab.params["answer_path"])):
+        report = lab.check_broken()
+    assert failed_in(report).messages[ANSWER] == f"{lab.params['answer_path']} on controlplane is not a regular file"
 
 
 @pytest.fixture

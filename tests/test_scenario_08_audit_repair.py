@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from apiserver_scenario import ApiserverScenario
+from apiserver_scenario import MANIFEST, ApiserverScenario
 from lab_attempt import failed, failed_in, kept, message
 from mutation import recorded_verdicts_match
 from recorded_logs import record_apiserver_log
@@ -70,6 +70,14 @@ def test_after_setup_the_apiserver_is_down_and_the_check_says_why(lab):
     assert lab.params["fault"] == "missing-mount"
     _assert_down_and_said_why(lab.check(), REASONS["missing-mount"])
     record_apiserver_log("missing-mount")
+
+
+def test_a_manifest_left_not_yaml_fails_and_says_so(lab):
+    with kept(MANIFEST) as manifest:  # the setup's broken manifest is put back for the solution
+        manifest.write_text(manifest.read_text().replace("spec:", "spec:\n  containers: [oops", 1))
+        report = lab.check_broken()
+    said = failed_in(report).messages["test_kube_apiserver_is_running_and_ready"]
+    assert said.startswith(f"the manifest cannot be used: {MANIFEST}: not valid YAML: yaml: line "), said
 
 
 def test_the_reference_solution_brings_it_back_and_passes(lab):

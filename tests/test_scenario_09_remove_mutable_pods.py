@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from broken_cluster import delete_namespace
 from lab_attempt import Attempt, failed, failed_in, message, started
 from mutation import recorded_verdicts_match
 
@@ -106,3 +107,12 @@ def test_recreating_the_deleted_compliant_pod_fails(lab):
     assert message(report, COMPLIANT) == (
         f"deleted and recreated: {lab.params['auth']}; compliant pods must keep running"
     )
+
+
+def test_with_its_namespace_deleted_the_check_fails_and_reset_still_cleans_up(lab):
+    delete_namespace(lab.kube, lab.params["namespace"])
+    report = lab.check_broken()
+    said = failed_in(report).messages[COMPLIANT]
+    assert said.startswith(f"namespace {lab.params['namespace']} does not exist: it was deleted"), said
+    cleaned = lab.run("reset", "--clean")
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from broken_cluster import delete_namespace
 from lab_attempt import Attempt, failed, failed_in, message, started
 from mutation import recorded_verdicts_match
 
@@ -112,6 +113,15 @@ def test_deleting_an_innocent_pod_too_fails(lab):
     report = lab.grade()
     assert failed(report) == {OTHERS}
     assert message(report, OTHERS).startswith(f"deleted although not compromised: {params['api']}")
+
+
+def test_with_its_namespace_deleted_the_check_fails_and_reset_still_cleans_up(lab):
+    delete_namespace(lab.kube, lab.params["namespace"])
+    report = lab.check_broken()
+    said = failed_in(report).messages[OTHERS]
+    assert said.startswith(f"namespace {lab.params['namespace']} does not exist: it was deleted"), said
+    cleaned = lab.run("reset", "--clean")
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
 
 
 @pytest.mark.variants

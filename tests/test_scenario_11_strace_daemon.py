@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from broken_cluster import made_a_directory
 from lab_attempt import Attempt, failed, failed_in, message, started
 from mutation import recorded_verdicts_match
 
@@ -84,6 +85,12 @@ def test_the_reference_solution_passes(lab):
 
 def test_the_recording_grades_like_the_solved_cluster(lab, shared_dir):
     recorded_verdicts_match(lab, shared_dir)
+
+
+def test_with_the_answer_made_a_directory_the_check_fails_and_says_so(lab):
+    with made_a_directory(Path(lab.params["answer"])):
+        report = lab.check_broken()
+    assert failed_in(report).messages[BINARY] == f"{lab.params['answer']} on controlplane is not a regular file"
 
 
 def test_stopping_another_daemon_too_fails(lab):

@@ -8,6 +8,7 @@ import copy
 from collections.abc import Callable, Iterator
 
 import pytest
+from broken_cluster import kubelet_stopped
 from lab_attempt import Attempt, failed, failed_in, message, started
 from mutation import recorded_verdicts_match
 
@@ -60,6 +61,13 @@ def test_the_reference_solution_passes(lab):
 
 def test_the_recording_grades_like_the_solved_cluster(lab, shared_dir):
     recorded_verdicts_match(lab, shared_dir)
+
+
+def test_with_the_kubelet_stopped_the_check_says_its_probes_could_not_run(lab):
+    with kubelet_stopped():
+        report = lab.check_broken()
+    said = failed_in(report).messages[READ_ONLY]
+    assert "did not run (exec refused: 500 error dialing backend" in said and "connection refused" in said, said
 
 
 def test_run_as_non_root_without_a_user_never_rolls_out(lab):

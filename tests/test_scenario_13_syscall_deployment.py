@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from broken_cluster import delete_namespace
 from lab_attempt import Attempt, failed, failed_in, message, started
 from mutation import recorded_verdicts_match
 
@@ -248,6 +249,18 @@ def test_deleting_the_culprits_deployment_fails(lab):
     report = lab.grade()
     assert SCALED in failed(report)
     assert message(report, SCALED).startswith("the Deployment to scale down was deleted; scale it to 0 instead")
+
+
+@pytest.mark.testbed
+@pytest.mark.slow
+def test_with_its_namespace_deleted_the_check_fails_and_reset_still_cleans_up(lab):
+    culprit_namespace = lab.grader_module().culprit(lab.params)[0]
+    delete_namespace(lab.kube, culprit_namespace)
+    report = lab.check_broken()
+    said = failed_in(report).messages[SCALED]
+    assert said.startswith(f"namespace {culprit_namespace} does not exist: it was deleted"), said
+    cleaned = lab.run("reset", "--clean")
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
 
 
 @pytest.mark.variants

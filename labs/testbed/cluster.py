@@ -389,6 +389,17 @@ def _start_kubelet() -> None:
         _supervise("kubelet", _kubelet_argv())
 
 
+def stop_kubelet() -> None:
+    """Stop the kubelet as `systemctl stop kubelet` does on a node: the pods' containers keep running."""
+    supervisor.stop("kubelet", RUN_DIR)
+
+
+def start_kubelet(timeout: float = 60) -> None:
+    """Start the kubelet again and wait until it answers its health check."""
+    _start_kubelet()
+    _wait(lambda: _probe_http(KUBELET_HEALTH), timeout, f"the kubelet was not healthy within {timeout:.0f}s")
+
+
 def _supervise(name: str, argv: list[str]) -> None:
     if not os.access(argv[0], os.X_OK):
         raise TestbedError(f"cannot start {name}: {argv[0]} is missing or not executable; run `lab testbed build`")
@@ -621,6 +632,7 @@ def _probe_http(url: str) -> bool:
         return False
 
 
+KUBELET_HEALTH = "http://127.0.0.1:10248/healthz"
 STATIC_POD_HEALTH = {
     "etcd": ("http", "http://127.0.0.1:2381/health"),
     "kube-apiserver": ("https", "https://127.0.0.1:6443/livez"),
@@ -687,7 +699,7 @@ def _exited(container: dict, label: str) -> str:
 def status() -> Status:
     """What is running: each component's state (with a reason when it is not) and whether the node is Ready."""
     components = {"containerd": "running" if supervisor.pid_of("containerd", RUN_DIR) else "stopped"}
-    if _probe_http("http://127.0.0.1:10248/healthz"):
+    if _probe_http(KUBELET_HEALTH):
         components["kubelet"] = "running"
     else:
         components["kubelet"] = "starting" if supervisor.pid_of("kubelet", RUN_DIR) else "stopped"
