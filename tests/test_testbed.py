@@ -47,16 +47,28 @@ def wait_for(predicate, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def create_namespace(name: str) -> None:
+    """A new namespace, once kube-controller-manager has given it the default ServiceAccount pods need."""
+    kubectl("create", "namespace", name)
+    has_account = lambda: kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode == 0  # noqa: E731
+    wait_for(has_account, 60, f"the default ServiceAccount of namespace {name}")
+
+
 @pytest.fixture
 def namespace() -> Iterator[str]:
     name = f"tb-{uuid.uuid4().hex[:8]}"
-    kubectl("create", "namespace", name)
+    create_namespace(name)
     yield name
     kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 def run_pod(
-    namespace: str, name: str, image: str, security: dict | None = None, command: list[str] | None = None
+    namespace: str,
+    name: str,
+    image: str,
+    security: dict | None = None,
+    command: list[str] | None = None,
+    labels: dict[str, str] | None = None,
 ) -> None:
     container = {"name": "main", "image": image, "imagePullPolicy": "Never", "securityContext": security or {}}
     if command:
@@ -64,7 +76,7 @@ def run_pod(
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
         "spec": {"containers": [container], "terminationGracePeriodSeconds": 1},
     }
     kubectl("apply", "-f", "-", input=json.dumps(pod))
@@ -89,7 +101,17 @@ def test_status_json_says_ready_with_every_component_running():
         "kubeconfig": str(cluster.KUBECONFIG),
         "version": "v" + pinned().kubernetes_version,
         "components": dict.fromkeys(
-            ("containerd", "kubelet", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"), "running"
+            (
+                "containerd",
+                "kubelet",
+                "etcd",
+                "kube-apiserver",
+                "kube-controller-manager",
+                "kube-scheduler",
+                "kube-proxy",
+                "coredns",
+            ),
+            "running",
         ),
     }
 
@@ -151,6 +173,42 @@ def test_nginx_image_serves_http_and_needs_its_writable_directories(namespace):
     wait_for(crashed, 60, "nginx on a read-only root filesystem to crash")
     logs = [kubectl("logs", "-n", namespace, "web-ro", *flag, check=False).stdout for flag in ((), ("--previous",))]
     assert any('mkdir() "/var/cache/nginx/client_temp" failed (30: Read-only file system)' in log for log in logs)
+
+
+@pytest.fixture(scope="module")
+def web_service() -> Iterator[str]:
+    """A namespace with nginx behind Service `web` (ClusterIP) and `web-nodeport` (NodePort), and a busybox client."""
+    name = f"tb-svc-{uuid.uuid4().hex[:8]}"
+    create_namespace(name)
+    run_pod(name, "web", images.NGINX_IMAGE, labels={"app": "web"})
+    run_pod(name, "client", images.BUSYBOX_IMAGE, command=["sleep", "3600"])
+    kubectl("create", "service", "clusterip", "web", "--tcp=80:80", "-n", name)
+    kubectl("create", "service", "nodeport", "web-nodeport", "--tcp=80:80", "-n", name)
+    kubectl("set", "selector", "-n", name, "service/web-nodeport", "app=web")  # `create service` selects app=NAME
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def test_the_kube_dns_service_is_at_the_kubelets_cluster_dns_address():
+    service_ip = kubectl("get", "service", "-n", "kube-system", "kube-dns", "-o", "jsonpath={.spec.clusterIP}").stdout
+    kubelet = yaml.safe_load((cluster.KUBELET_DIR / "config.yaml").read_text())
+    assert kubelet["clusterDNS"] == [service_ip]
+    assert kubelet["clusterDomain"] == "cluster.local"
+
+
+@pytest.mark.parametrize("name", ["web", "web.{namespace}", "web.{namespace}.svc.cluster.local"])
+def test_a_pod_fetches_a_service_by_its_dns_name(web_service, name):
+    url = f"http://{name.format(namespace=web_service)}/"
+    # `timeout`, not wget's -T: Debian's busybox-static wget crashes (SIGSEGV) with -T
+    fetched = kubectl("exec", "-n", web_service, "client", "--", "timeout", "5", "wget", "-qO-", url, check=False)
+    assert "Welcome to nginx!" in fetched.stdout, fetched.stderr
+
+
+def test_a_nodeport_answers_on_the_node_address(web_service):
+    port = kubectl("get", "service", "-n", web_service, "web-nodeport", "-o", "jsonpath={.spec.ports[0].nodePort}")
+    url = f"http://{cluster.NODE_IP}:{port.stdout}/"
+    body = subprocess.run(["curl", "-s", "--max-time", "5", url], capture_output=True, text=True).stdout
+    assert "Welcome to nginx!" in body
 
 
 def test_rbac_denies_a_user_with_no_bindings():

@@ -83,6 +83,7 @@ def components(versions: Versions | None = None) -> list[Component]:
                 Program("kubeadm", cmd + "kubeadm"),
                 Program("kubectl", cmd + "kubectl"),
                 Program("kubelet", cmd + "kubelet", cgo=True),
+                Program("kube-proxy", cmd + "kube-proxy"),
             ),
             ldflags=k8s_ldflags,
             replaces_from=_staging_replaces,
@@ -108,6 +109,12 @@ def components(versions: Versions | None = None) -> list[Component]:
             ),
             ldflags=(f"-X github.com/containerd/containerd/v2/version.Version=v{v.containerd_version}",),
             tags=("no_btrfs", "no_devmapper", "no_zfs"),
+        ),
+        Component(
+            name="coredns",
+            module="github.com/coredns/coredns",
+            version="v" + v.coredns_version,
+            programs=(Program("coredns", "github.com/coredns/coredns"),),
         ),
         Component(
             name="cri-tools",

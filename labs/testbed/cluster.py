@@ -74,6 +74,8 @@ PORTS = {
     10250: "kubelet",
     10257: "kube-controller-manager",
     10259: "kube-scheduler",
+    10249: "kube-proxy metrics",
+    10256: "kube-proxy healthz",
 }
 
 # Preflight checks that cannot pass on this machine, each explained in docs/testbed.md.
@@ -263,11 +265,13 @@ def up(log: Callable[[str], None] = print) -> Path:
         if status().ready:
             log(f"testbed already up ({time.monotonic() - started:.1f}s)")
             return KUBECONFIG
-        log("testbed configured but not running: starting its daemons again")
+        log("testbed configured but not running: starting what is not")
         _prepare_host()
         _start_containerd(log)
+        images.import_all(Path(_bin("ctr")), str(CONTAINERD_SOCKET), log=log)  # those added since its `up`
         _start_kubelet()
         _wait_ready(log, timeout=180)
+        _add_missing_addons(log)
     else:
         _refuse_leftovers()
         _check_ports()
@@ -280,6 +284,7 @@ def up(log: Callable[[str], None] = print) -> Path:
         _kubeadm_init(log)
         _wait_ready(log, timeout=240)
         INITIALISED.write_text(f"{pinned().kubernetes_version}\n")
+    _wait_addons(log, timeout=120)
     log(f"testbed ready in {time.monotonic() - started:.1f}s; kubeconfig: {KUBECONFIG}")
     return KUBECONFIG
 
@@ -339,6 +344,7 @@ def _prepare_host() -> None:
         path = Path("/proc/sys") / key
         if path.exists():
             path.write_text("1\n")
+    _reject_unserved_service_addresses()
     for directory in (CONFIG_DIR, CNI_CONF_DIR, LOG_DIR, RUN_DIR):
         directory.mkdir(parents=True, exist_ok=True)
     (CONFIG_DIR / "containerd.toml").write_text(containerd_config())
@@ -347,6 +353,22 @@ def _prepare_host() -> None:
     Path("/etc/crictl.yaml").write_text(
         f"runtime-endpoint: unix://{CONTAINERD_SOCKET}\nimage-endpoint: unix://{CONTAINERD_SOCKET}\n"
     )
+
+
+SERVICE_REJECT = [
+    "FORWARD", "-s", POD_SUBNET, "-d", SERVICE_SUBNET, "-m", "comment", "--comment", "cks-testbed: no such Service",
+    "-j", "REJECT",
+]  # fmt: skip
+
+
+def _reject_unserved_service_addresses() -> None:
+    """Pods' packets to a Service address kube-proxy has not translated (yet) are refused. This machine sends
+    every unknown address to a proxy that answers TLS with a certificate of its own; a node would drop them. Before
+    kube-proxy's first sync, CoreDNS met that certificate and its informers never recovered (a replica went on
+    answering NXDOMAIN for new Services); refused, it retries as on a node. Translated packets already carry the
+    endpoint's address when they reach FORWARD, so they pass."""
+    if subprocess.run(["iptables", "-C", *SERVICE_REJECT], capture_output=True).returncode != 0:
+        subprocess.run(["iptables", "-I", *SERVICE_REJECT], check=True, capture_output=True)
 
 
 def _start_containerd(log: Callable[[str], None]) -> None:
@@ -420,13 +442,45 @@ def _kubeadm_init(log: Callable[[str], None]) -> None:
         _run([kubeadm, "init", "phase", *phase.split(), f"--config={config}"], f"kubeadm phase {phase}")
     log("starting the kubelet")
     _start_kubelet()
-    skipped = ["preflight", *(phase.split()[0] for phase in EARLY_PHASES), "addon/kube-proxy", "addon/coredns"]
+    skipped = ["preflight", *(phase.split()[0] for phase in EARLY_PHASES)]
     log("kubeadm: waiting for the control plane, then the remaining phases")
     _run(
         [kubeadm, "init", f"--config={config}", "--skip-phases=" + ",".join(skipped)],
         "kubeadm init",
         timeout=300,
     )
+
+
+def _add_missing_addons(log: Callable[[str], None]) -> None:
+    """kubeadm's addons (kube-proxy, CoreDNS) on a cluster made before the testbed ran them: `kubeadm init phase
+    addon all`, which creates what is missing and leaves what is there."""
+    found = subprocess.run(
+        [_bin("kubectl"), f"--kubeconfig={KUBECONFIG}", "-n", "kube-system", "get", "daemonset", "kube-proxy"],
+        capture_output=True,
+        text=True,
+        env=_path_env(),
+        timeout=15,
+    )
+    if found.returncode == 0:
+        return
+    log("kubeadm: addon all (kube-proxy and CoreDNS)")
+    config = CONFIG_DIR / "kubeadm-config.yaml"
+    config.write_text(kubeadm_config())
+    _run([_bin("kubeadm"), "init", "phase", "addon", "all", f"--config={config}"], "kubeadm phase addon all")
+
+
+def _wait_addons(log: Callable[[str], None], timeout: float) -> None:
+    """Until kube-proxy answers its health check and CoreDNS runs."""
+    log("waiting for kube-proxy and CoreDNS")
+    try:
+        _wait(_addons_run, timeout, f"kube-proxy and CoreDNS did not run within {timeout:.0f}s")
+    except TestbedError as error:
+        reasons = [f"{name}: {state}" for name, state in status().components.items() if state != "running"]
+        raise TestbedError("; ".join([str(error), *reasons])) from None
+
+
+def _addons_run() -> bool:
+    return _addon_state("kube-proxy", KUBE_PROXY_HEALTH) == "running" and _addon_state("coredns") == "running"
 
 
 def _wait_ready(log: Callable[[str], None], timeout: float) -> None:
@@ -633,6 +687,7 @@ def _probe_http(url: str) -> bool:
 
 
 KUBELET_HEALTH = "http://127.0.0.1:10248/healthz"
+KUBE_PROXY_HEALTH = "http://127.0.0.1:10256/healthz"
 STATIC_POD_HEALTH = {
     "etcd": ("http", "http://127.0.0.1:2381/health"),
     "kube-apiserver": ("https", "https://127.0.0.1:6443/livez"),
@@ -696,6 +751,21 @@ def _exited(container: dict, label: str) -> str:
     return f"{label} {short} exited with code {code}{said} (`{crictl} logs {short}`)"
 
 
+def _addon_state(container: str, health: str | None = None) -> str:
+    """An addon kubeadm deployed (kube-proxy, CoreDNS): running when its health endpoint answers (kube-proxy, on
+    the host network) or a container of its runs (CoreDNS, whose pod network the host does not probe by name)."""
+    if health and _probe_http(health):
+        return "running"
+    try:
+        listing = _crictl("ps", "--name", f"^{container}$", "-o", "json")
+        running = json.loads(listing.stdout or "{}").get("containers") or []
+    except (OSError, subprocess.SubprocessError, ValueError):
+        running = []
+    if running and not health:
+        return "running"
+    return f"stopped: {_last_container(container)}"
+
+
 def status() -> Status:
     """What is running: each component's state (with a reason when it is not) and whether the node is Ready."""
     components = {"containerd": "running" if supervisor.pid_of("containerd", RUN_DIR) else "stopped"}
@@ -704,6 +774,8 @@ def status() -> Status:
     else:
         components["kubelet"] = "starting" if supervisor.pid_of("kubelet", RUN_DIR) else "stopped"
     components |= {component: _static_pod_state(component) for component in STATIC_POD_HEALTH}
+    components["kube-proxy"] = _addon_state("kube-proxy", KUBE_PROXY_HEALTH)
+    components["coredns"] = _addon_state("coredns")
     ready = all(state == "running" for state in components.values()) and _safe_node_ready()
     return Status(
         ready=ready, kubeconfig=str(KUBECONFIG), version="v" + pinned().kubernetes_version, components=components

@@ -26,6 +26,7 @@ LOCAL_REGISTRY = "cks-lab.local"
 BUSYBOX_IMAGE = f"{LOCAL_REGISTRY}/busybox:1.35"
 NGINX_IMAGE = f"{LOCAL_REGISTRY}/nginx:1.22"
 NGINX_UID = 101
+XTABLES_EXTENSIONS = Path("/usr/lib/x86_64-linux-gnu/xtables")
 
 
 class ImageError(RuntimeError):
@@ -88,6 +89,27 @@ def _nginx() -> list[oci.Entry]:
     return entries
 
 
+def _iptables() -> list[oci.Entry]:
+    """The host's iptables in the mode the host uses (nf_tables or legacy): the bridge CNI plugin writes its rules
+    with the host's iptables, kube-proxy writes its own beside them with these, so both must use the same backend."""
+    iptables = Path(shutil.which("iptables", path="/usr/sbin:/sbin") or "/usr/sbin/iptables").resolve()
+    if not iptables.exists():
+        raise ImageError("iptables is missing: install Debian's iptables")
+    extensions = sorted(XTABLES_EXTENSIONS.glob("*.so"))  # loaded at run time: `statistic` needs libm, for one
+    libraries = sorted({lib for program in (iptables, *extensions) for lib in _shared_libraries(program)})
+    entries = [oci.Entry.host_file(str(path), path) for path in (iptables, *extensions, *libraries)]
+    entries += [
+        oci.Entry.link(f"/usr/sbin/{command}{suffix}", iptables.name)
+        for command in ("iptables", "ip6tables")
+        for suffix in ("", "-save", "-restore")
+    ]
+    return entries
+
+
+def _kube_proxy() -> list[oci.Entry]:
+    return _control_plane_binary("kube-proxy") + _iptables() + [oci.Entry.directory("/tmp", mode=0o1777)]
+
+
 def _pause() -> list[oci.Entry]:
     binary = cache_dir() / "bin" / "pause"
     source = FILES / "pause.c"
@@ -124,6 +146,14 @@ def images() -> list[Image]:
     ]
     for component in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
         images.append(Image(f"registry.k8s.io/{component}:{k8s}", lambda c=component: _control_plane_binary(c), plain))
+    images += [
+        Image(f"registry.k8s.io/kube-proxy:{k8s}", _kube_proxy, plain),
+        Image(
+            f"registry.k8s.io/coredns/coredns:v{v.coredns_version}",
+            lambda: [oci.Entry.host_file("/coredns", binaries_dir() / "coredns")],
+            oci.ImageConfig(entrypoint=["/coredns"], exposed_ports=["53/tcp", "53/udp"]),
+        ),
+    ]
     return images
 
 
