@@ -79,7 +79,7 @@ PORTS = {
 }
 
 # Preflight checks that cannot pass on this machine, each explained in docs/testbed.md.
-IGNORED_PREFLIGHT_ERRORS = ("SystemVerification", "Service-Kubelet", "ImagePull")
+IGNORED_PREFLIGHT_ERRORS = ("SystemVerification", "Service-Kubelet")
 
 # The phases the testbed runs one by one before the kubelet starts; `kubeadm init` then runs every other phase.
 EARLY_PHASES = ("certs all", "kubeconfig all", "etcd local", "control-plane all", "kubelet-start")
