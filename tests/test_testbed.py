@@ -47,6 +47,9 @@ def wait_for(predicate, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+SLEEP = ["sleep", "3600"]
+
+
 def create_namespace(name: str) -> None:
     """A new namespace, once kube-controller-manager has given it the default ServiceAccount pods need."""
     kubectl("create", "namespace", name)
@@ -209,6 +212,33 @@ def test_a_nodeport_answers_on_the_node_address(web_service):
     url = f"http://{cluster.NODE_IP}:{port.stdout}/"
     body = subprocess.run(["curl", "-s", "--max-time", "5", url], capture_output=True, text=True).stdout
     assert "Welcome to nginx!" in body
+
+
+DENY_MKDIR = {
+    "defaultAction": "SCMP_ACT_ALLOW",
+    "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}],
+}
+
+
+def test_a_runtime_default_pod_runs_under_seccomp(namespace):
+    run_pod(namespace, "filtered", images.BUSYBOX_IMAGE, {"seccompProfile": {"type": "RuntimeDefault"}}, SLEEP)
+    status = kubectl("exec", "-n", namespace, "filtered", "--", "grep", "^Seccomp:", "/proc/1/status").stdout
+    assert status.split() == ["Seccomp:", "2"]  # 2: a filter, 0: none
+
+
+def test_a_localhost_profile_denies_its_syscalls_and_allows_the_rest(namespace):
+    profile = cluster.SECCOMP_DIR / "profiles" / f"{namespace}-deny-mkdir.json"
+    profile.parent.mkdir(parents=True, exist_ok=True)
+    profile.write_text(json.dumps(DENY_MKDIR))
+    try:
+        local = {"type": "Localhost", "localhostProfile": f"profiles/{profile.name}"}
+        run_pod(namespace, "no-mkdir", images.BUSYBOX_IMAGE, {"seccompProfile": local}, SLEEP)
+        denied = kubectl("exec", "-n", namespace, "no-mkdir", "--", "mkdir", "/tmp/denied", check=False)
+        assert denied.returncode != 0 and "Operation not permitted" in denied.stderr, denied
+        written = kubectl("exec", "-n", namespace, "no-mkdir", "--", "sh", "-c", "echo ok > /tmp/file && cat /tmp/file")
+        assert written.stdout.strip() == "ok"
+    finally:
+        profile.unlink()
 
 
 def test_rbac_denies_a_user_with_no_bindings():

@@ -43,6 +43,7 @@ ETC_KUBERNETES = Path("/etc/kubernetes")
 KUBECONFIG = ETC_KUBERNETES / "admin.conf"
 MANIFESTS = ETC_KUBERNETES / "manifests"
 KUBELET_DIR = Path("/var/lib/kubelet")
+SECCOMP_DIR = KUBELET_DIR / "seccomp"  # where a Localhost seccomp profile's path starts (the kubelet's root dir)
 ETCD_DIR = Path("/var/lib/etcd")
 CONTAINERD_ROOT = Path("/var/lib/containerd")
 CONTAINERD_STATE = Path("/run/containerd")
@@ -284,6 +285,7 @@ def up(log: Callable[[str], None] = print) -> Path:
         _kubeadm_init(log)
         _wait_ready(log, timeout=240)
         INITIALISED.write_text(f"{pinned().kubernetes_version}\n")
+    SECCOMP_DIR.mkdir(parents=True, exist_ok=True)
     _wait_addons(log, timeout=120)
     log(f"testbed ready in {time.monotonic() - started:.1f}s; kubeconfig: {KUBECONFIG}")
     return KUBECONFIG
