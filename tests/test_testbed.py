@@ -113,6 +113,7 @@ def test_status_json_says_ready_with_every_component_running():
                 "kube-scheduler",
                 "kube-proxy",
                 "coredns",
+                "kube-router",
             ),
             "running",
         ),
@@ -212,6 +213,52 @@ def test_a_nodeport_answers_on_the_node_address(web_service):
     url = f"http://{cluster.NODE_IP}:{port.stdout}/"
     body = subprocess.run(["curl", "-s", "--max-time", "5", url], capture_output=True, text=True).stdout
     assert "Welcome to nginx!" in body
+
+
+def _fetches(namespace: str, pod: str, url: str) -> bool:
+    """Whether `pod` gets nginx's page from `url` within 3 s (a dropped connection just times out)."""
+    fetched = kubectl("exec", "-n", namespace, pod, "--", "timeout", "3", "wget", "-qO-", url, check=False)
+    return "Welcome to nginx!" in fetched.stdout
+
+
+def _apply(namespace: str, *policies: dict) -> None:
+    for policy in policies:
+        manifest = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", **policy}
+        manifest["metadata"]["namespace"] = namespace
+        kubectl("apply", "-f", "-", input=json.dumps(manifest))
+
+
+def _eventually(predicate, what: str, timeout: float = 20) -> None:
+    """kube-router applies a policy within a second or two of its creation."""
+    wait_for(predicate, timeout, what)
+
+
+DENY_INGRESS = {"metadata": {"name": "default-deny"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}
+ALLOW_FRONTEND = {
+    "metadata": {"name": "web-from-frontend"},
+    "spec": {
+        "podSelector": {"matchLabels": {"app": "web"}},
+        "ingress": [{"from": [{"podSelector": {"matchLabels": {"role": "frontend"}}}], "ports": [{"port": 80}]}],
+    },
+}
+
+
+def test_network_policies_deny_ingress_and_let_only_the_allowed_label_through(namespace):
+    run_pod(namespace, "web", images.NGINX_IMAGE, labels={"app": "web"})
+    run_pod(namespace, "frontend", images.BUSYBOX_IMAGE, command=SLEEP, labels={"role": "frontend"})
+    run_pod(namespace, "intruder", images.BUSYBOX_IMAGE, command=SLEEP, labels={"role": "other"})
+    kubectl("create", "service", "clusterip", "web", "--tcp=80:80", "-n", namespace)
+    url = f"http://web.{namespace}.svc.cluster.local/"
+    _eventually(lambda: _fetches(namespace, "frontend", url), "the new Service to answer (no policy yet)")
+    assert _fetches(namespace, "intruder", url), "no policy yet: every pod fetches"
+
+    _apply(namespace, DENY_INGRESS)
+    _eventually(lambda: not _fetches(namespace, "frontend", url), "default-deny to block the frontend")
+    assert not _fetches(namespace, "intruder", url)
+
+    _apply(namespace, ALLOW_FRONTEND)
+    _eventually(lambda: _fetches(namespace, "frontend", url), "the allow policy to let the frontend through")
+    assert not _fetches(namespace, "intruder", url), "a pod without the label is still kept out"
 
 
 DENY_MKDIR = {

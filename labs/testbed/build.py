@@ -117,6 +117,16 @@ def components(versions: Versions | None = None) -> list[Component]:
             programs=(Program("coredns", "github.com/coredns/coredns"),),
         ),
         Component(
+            name="kube-router",
+            module="github.com/cloudnativelabs/kube-router/v2",
+            version="v" + v.kube_router_version,
+            programs=(Program("kube-router", "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router"),),
+            ldflags=(
+                f"-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=v{v.kube_router_version}",
+                f"-X github.com/cloudnativelabs/kube-router/v2/pkg/version.BuildDate={FIXED_BUILD_DATE}",
+            ),
+        ),
+        Component(
             name="cri-tools",
             module="sigs.k8s.io/cri-tools",
             version="v" + v.cri_tools_version,

@@ -38,6 +38,8 @@ NODE_POD_SUBNET = "10.244.0.0/24"
 SERVICE_SUBNET = "10.96.0.0/12"
 CNI_BRIDGE = "cni0"
 KUBEADM_TEMPLATE = REPO_ROOT / "playbooks/roles/control_plane/templates/kubeadm-config.yaml.j2"
+KUBE_ROUTER_TEMPLATE = Path(__file__).parent / "files" / "kube-router.yaml.j2"
+KUBE_ROUTER_HEALTH_PORT = 20244
 
 ETC_KUBERNETES = Path("/etc/kubernetes")
 KUBECONFIG = ETC_KUBERNETES / "admin.conf"
@@ -77,6 +79,7 @@ PORTS = {
     10259: "kube-scheduler",
     10249: "kube-proxy metrics",
     10256: "kube-proxy healthz",
+    KUBE_ROUTER_HEALTH_PORT: "kube-router healthz",
 }
 
 # Preflight checks that cannot pass on this machine, each explained in docs/testbed.md.
@@ -115,9 +118,9 @@ def _bin(name: str) -> str:
     return str(build.binaries_dir() / name)
 
 
-def _run(argv: list[str], what: str, timeout: float = 300) -> str:
+def _run(argv: list[str], what: str, timeout: float = 300, stdin: str | None = None) -> str:
     try:
-        result = subprocess.run(argv, capture_output=True, text=True, env=_path_env(), timeout=timeout)
+        result = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=_path_env(), timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         raise TestbedError(f"{what}: `{' '.join(argv)}` did not finish within {timeout:.0f}s") from exc
     except FileNotFoundError as exc:
@@ -285,6 +288,7 @@ def up(log: Callable[[str], None] = print) -> Path:
         _kubeadm_init(log)
         _wait_ready(log, timeout=240)
         INITIALISED.write_text(f"{pinned().kubernetes_version}\n")
+    _apply_kube_router()
     SECCOMP_DIR.mkdir(parents=True, exist_ok=True)
     _wait_addons(log, timeout=120)
     log(f"testbed ready in {time.monotonic() - started:.1f}s; kubeconfig: {KUBECONFIG}")
@@ -471,18 +475,43 @@ def _add_missing_addons(log: Callable[[str], None]) -> None:
     _run([_bin("kubeadm"), "init", "phase", "addon", "all", f"--config={config}"], "kubeadm phase addon all")
 
 
+def kube_router_manifest() -> str:
+    """The RBAC and DaemonSet of kube-router's NetworkPolicy firewall (files/kube-router.yaml.j2)."""
+    template = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True).from_string(
+        KUBE_ROUTER_TEMPLATE.read_text()
+    )
+    return template.render(image=images.KUBE_ROUTER_IMAGE, health_port=KUBE_ROUTER_HEALTH_PORT)
+
+
+def _apply_kube_router() -> None:
+    """kube-router's objects, created or brought back to the manifest (`kubectl apply`: idempotent)."""
+    _run(
+        [_bin("kubectl"), f"--kubeconfig={KUBECONFIG}", "apply", "-f", "-"],
+        "kubectl apply kube-router",
+        stdin=kube_router_manifest(),
+    )
+
+
 def _wait_addons(log: Callable[[str], None], timeout: float) -> None:
-    """Until kube-proxy answers its health check and CoreDNS runs."""
-    log("waiting for kube-proxy and CoreDNS")
+    """Until kube-proxy and kube-router answer their health checks and CoreDNS runs."""
+    log("waiting for kube-proxy, CoreDNS and kube-router")
     try:
-        _wait(_addons_run, timeout, f"kube-proxy and CoreDNS did not run within {timeout:.0f}s")
+        _wait(_addons_run, timeout, f"kube-proxy, CoreDNS and kube-router did not run within {timeout:.0f}s")
     except TestbedError as error:
         reasons = [f"{name}: {state}" for name, state in status().components.items() if state != "running"]
         raise TestbedError("; ".join([str(error), *reasons])) from None
 
 
 def _addons_run() -> bool:
-    return _addon_state("kube-proxy", KUBE_PROXY_HEALTH) == "running" and _addon_state("coredns") == "running"
+    return all(state == "running" for state in _addon_states().values())
+
+
+def _addon_states() -> dict[str, str]:
+    return {
+        "kube-proxy": _addon_state("kube-proxy", KUBE_PROXY_HEALTH),
+        "coredns": _addon_state("coredns"),
+        "kube-router": _addon_state("kube-router", f"http://127.0.0.1:{KUBE_ROUTER_HEALTH_PORT}/healthz"),
+    }
 
 
 def _wait_ready(log: Callable[[str], None], timeout: float) -> None:
@@ -776,8 +805,7 @@ def status() -> Status:
     else:
         components["kubelet"] = "starting" if supervisor.pid_of("kubelet", RUN_DIR) else "stopped"
     components |= {component: _static_pod_state(component) for component in STATIC_POD_HEALTH}
-    components["kube-proxy"] = _addon_state("kube-proxy", KUBE_PROXY_HEALTH)
-    components["coredns"] = _addon_state("coredns")
+    components |= _addon_states()
     ready = all(state == "running" for state in components.values()) and _safe_node_ready()
     return Status(
         ready=ready, kubeconfig=str(KUBECONFIG), version="v" + pinned().kubernetes_version, components=components

@@ -25,6 +25,7 @@ NGINX_BINARY = Path("/usr/sbin/nginx")
 LOCAL_REGISTRY = "cks-lab.local"
 BUSYBOX_IMAGE = f"{LOCAL_REGISTRY}/busybox:1.35"
 NGINX_IMAGE = f"{LOCAL_REGISTRY}/nginx:1.22"
+KUBE_ROUTER_IMAGE = f"{LOCAL_REGISTRY}/kube-router:v{pinned().kube_router_version}"
 NGINX_UID = 101
 XTABLES_EXTENSIONS = Path("/usr/lib/x86_64-linux-gnu/xtables")
 
@@ -106,6 +107,20 @@ def _iptables() -> list[oci.Entry]:
     return entries
 
 
+def _kube_router() -> list[oci.Entry]:
+    ipset = Path("/usr/sbin/ipset")
+    if not ipset.exists():
+        raise ImageError(f"{ipset} is missing: install Debian's ipset")
+    entries = [oci.Entry.host_file("/usr/local/bin/kube-router", binaries_dir() / "kube-router")]
+    entries += [oci.Entry.host_file(str(path), path) for path in (ipset, *_shared_libraries(ipset))]
+    return _unique(entries + _iptables() + [oci.Entry.directory("/tmp", mode=0o1777)])
+
+
+def _unique(entries: list[oci.Entry]) -> list[oci.Entry]:
+    """The entries without repeats of a path (two programs sharing a library), the first one kept."""
+    return list({entry.path: entry for entry in reversed(entries)}.values())[::-1]
+
+
 def _kube_proxy() -> list[oci.Entry]:
     return _control_plane_binary("kube-proxy") + _iptables() + [oci.Entry.directory("/tmp", mode=0o1777)]
 
@@ -153,6 +168,7 @@ def images() -> list[Image]:
             lambda: [oci.Entry.host_file("/coredns", binaries_dir() / "coredns")],
             oci.ImageConfig(entrypoint=["/coredns"], exposed_ports=["53/tcp", "53/udp"]),
         ),
+        Image(KUBE_ROUTER_IMAGE, _kube_router, oci.ImageConfig(entrypoint=["/usr/local/bin/kube-router"])),
     ]
     return images
 
