@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tls_certificates import serving_certificate
 
-from labs.testbed import build, cluster, images
+from labs.testbed import build, cluster, images, metadata
 from labs.versions import pinned
 
 pytestmark = pytest.mark.testbed
@@ -114,6 +115,7 @@ def test_status_json_says_ready_with_every_component_running():
                 "kube-proxy",
                 "coredns",
                 "kube-router",
+                "metadata-endpoint",
             ),
             "running",
         ),
@@ -215,10 +217,10 @@ def test_a_nodeport_answers_on_the_node_address(web_service):
     assert "Welcome to nginx!" in body
 
 
-def _fetches(namespace: str, pod: str, url: str) -> bool:
-    """Whether `pod` gets nginx's page from `url` within 3 s (a dropped connection just times out)."""
+def _fetches(namespace: str, pod: str, url: str, page: str = "Welcome to nginx!") -> bool:
+    """Whether `pod` gets the page from `url` within 3 s (a dropped connection just times out)."""
     fetched = kubectl("exec", "-n", namespace, pod, "--", "timeout", "3", "wget", "-qO-", url, check=False)
-    return "Welcome to nginx!" in fetched.stdout
+    return page in fetched.stdout
 
 
 def _apply(namespace: str, *policies: dict) -> None:
@@ -259,6 +261,100 @@ def test_network_policies_deny_ingress_and_let_only_the_allowed_label_through(na
     _apply(namespace, ALLOW_FRONTEND)
     _eventually(lambda: _fetches(namespace, "frontend", url), "the allow policy to let the frontend through")
     assert not _fetches(namespace, "intruder", url), "a pod without the label is still kept out"
+
+
+NO_METADATA = {
+    "metadata": {"name": "no-metadata"},
+    "spec": {
+        "podSelector": {},
+        "policyTypes": ["Egress"],
+        "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [f"{metadata.ENDPOINT}/32"]}}]}],
+    },
+}
+
+
+def test_an_egress_policy_blocks_the_metadata_endpoint_and_only_it(namespace):
+    run_pod(namespace, "app", images.BUSYBOX_IMAGE, command=SLEEP)
+    path = "latest/meta-data/instance-id"
+    endpoint, other = (f"http://{address}/{path}" for address in (metadata.ENDPOINT, metadata.OTHER_ADDRESS))
+    instance = metadata.FILES[path].strip()
+    assert _fetches(namespace, "app", endpoint, instance), "no policy yet: the pod reads the metadata endpoint"
+
+    _apply(namespace, NO_METADATA)
+    _eventually(lambda: not _fetches(namespace, "app", endpoint, instance), "the egress policy to block the endpoint")
+    assert _fetches(namespace, "app", other, instance), "another address of the same host still answers"
+
+
+def _webhook_backend(namespace: str) -> str:
+    """agnhost's admission webhook in a pod behind Service `webhook`, serving TLS for webhook.NAMESPACE.svc; the CA
+    bundle that verifies it."""
+    ca, certificate, key = serving_certificate(f"webhook.{namespace}.svc")
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "webhook-tls", "namespace": namespace},
+        "type": "kubernetes.io/tls",
+        "stringData": {"tls.crt": certificate, "tls.key": key},
+    }
+    server = {
+        "name": "main",
+        "image": images.AGNHOST_IMAGE,
+        "imagePullPolicy": "Never",
+        "args": ["webhook", "--tls-cert-file=/tls/tls.crt", "--tls-private-key-file=/tls/tls.key", "--port=8443"],
+        "volumeMounts": [{"name": "tls", "mountPath": "/tls", "readOnly": True}],
+    }
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "webhook", "namespace": namespace, "labels": {"app": "webhook"}},
+        "spec": {"containers": [server], "volumes": [{"name": "tls", "secret": {"secretName": "webhook-tls"}}]},
+    }
+    for manifest in (secret, pod):
+        kubectl("apply", "-f", "-", input=json.dumps(manifest))
+    kubectl("create", "service", "clusterip", "webhook", "--tcp=443:8443", "-n", namespace)
+    kubectl("wait", "-n", namespace, "--for=condition=Ready", "pod/webhook", "--timeout=90s", timeout=100)
+    return ca
+
+
+def test_a_validating_webhook_served_by_a_pod_denies_a_request(namespace):
+    ca = _webhook_backend(namespace)
+    configuration = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": f"{namespace}-deny"},
+        "webhooks": [
+            {
+                "name": "deny.cks-lab.test",
+                "clientConfig": {
+                    "service": {"namespace": namespace, "name": "webhook", "path": "/pods"},
+                    "caBundle": base64.b64encode(ca.encode()).decode(),
+                },
+                "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}],
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+                "failurePolicy": "Fail",
+                "sideEffects": "None",
+                "admissionReviewVersions": ["v1"],
+            }
+        ],
+    }
+    kubectl("apply", "-f", "-", input=json.dumps(configuration))
+    try:
+        # agnhost's /pods refuses a pod labelled webhook-e2e-test=webhook-disallow and admits any other
+        said = 'admission webhook "deny.cks-lab.test" denied the request: the pod contains unwanted label'
+        denied = lambda: said in kubectl(  # noqa: E731
+            "run", "refused", "-n", namespace, f"--image={images.BUSYBOX_IMAGE}", "--image-pull-policy=Never",
+            "--labels=webhook-e2e-test=webhook-disallow", "--dry-run=server", "--", "sleep", "1", check=False,
+        ).stderr  # fmt: skip
+        wait_for(denied, 30, "the webhook to deny the labelled pod")
+        refused = kubectl("run", "refused", "-n", namespace, f"--image={images.BUSYBOX_IMAGE}",
+                          "--labels=webhook-e2e-test=webhook-disallow", "--", "sleep", "1", check=False)  # fmt: skip
+        assert refused.returncode != 0, refused.stdout
+        assert said in refused.stderr, refused.stderr
+        admitted = kubectl("run", "admitted", "-n", namespace, f"--image={images.BUSYBOX_IMAGE}",
+                           "--image-pull-policy=Never", "--", "sleep", "1", check=False)  # fmt: skip
+        assert admitted.returncode == 0, admitted.stderr
+    finally:
+        kubectl("delete", "validatingwebhookconfiguration", f"{namespace}-deny", check=False)
 
 
 DENY_MKDIR = {

@@ -84,6 +84,8 @@ def components(versions: Versions | None = None) -> list[Component]:
                 Program("kubectl", cmd + "kubectl"),
                 Program("kubelet", cmd + "kubelet", cgo=True),
                 Program("kube-proxy", cmd + "kube-proxy"),
+                # Kubernetes' own e2e test server (webhook, netexec, ...): the testbed's admission webhook backend
+                Program("agnhost", "k8s.io/kubernetes/test/images/agnhost"),
             ),
             ldflags=k8s_ldflags,
             replaces_from=_staging_replaces,

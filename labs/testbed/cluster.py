@@ -25,7 +25,7 @@ import jinja2
 import yaml
 
 from labs.paths import cache_dir
-from labs.testbed import build, images, supervisor
+from labs.testbed import build, images, metadata, supervisor
 from labs.versions import REPO_ROOT, pinned
 
 NODE_NAME = "controlplane"
@@ -290,6 +290,7 @@ def up(log: Callable[[str], None] = print) -> Path:
         INITIALISED.write_text(f"{pinned().kubernetes_version}\n")
     _apply_kube_router()
     SECCOMP_DIR.mkdir(parents=True, exist_ok=True)
+    metadata.start(RUN_DIR, LOG_DIR, CONFIG_DIR / "metadata", _path_env())
     _wait_addons(log, timeout=120)
     log(f"testbed ready in {time.monotonic() - started:.1f}s; kubeconfig: {KUBECONFIG}")
     return KUBECONFIG
@@ -574,6 +575,7 @@ def down(log: Callable[[str], None] = print) -> None:
                 _remove_pods()
         supervisor.stop("containerd", RUN_DIR)
         log("stopped containerd")
+    metadata.stop(RUN_DIR, log)
     _kill_leftover_processes(log)
     _unmount_below((KUBELET_DIR, CONTAINERD_STATE, Path("/run/netns")), log)
     _remove_network(log)
@@ -797,6 +799,15 @@ def _addon_state(container: str, health: str | None = None) -> str:
     return f"stopped: {_last_container(container)}"
 
 
+def _metadata_state() -> str:
+    url = f"http://{metadata.ENDPOINT}/"
+    if _probe_http(url):
+        return "running"
+    if not metadata.exists():
+        return f"stopped: network namespace {metadata.NETNS} is missing (`lab testbed up` makes it)"
+    return f"stopped: no answer from {url}; see {LOG_DIR / (metadata.SERVER + '.log')}"
+
+
 def status() -> Status:
     """What is running: each component's state (with a reason when it is not) and whether the node is Ready."""
     components = {"containerd": "running" if supervisor.pid_of("containerd", RUN_DIR) else "stopped"}
@@ -806,6 +817,7 @@ def status() -> Status:
         components["kubelet"] = "starting" if supervisor.pid_of("kubelet", RUN_DIR) else "stopped"
     components |= {component: _static_pod_state(component) for component in STATIC_POD_HEALTH}
     components |= _addon_states()
+    components["metadata-endpoint"] = _metadata_state()
     ready = all(state == "running" for state in components.values()) and _safe_node_ready()
     return Status(
         ready=ready, kubeconfig=str(KUBECONFIG), version="v" + pinned().kubernetes_version, components=components
