@@ -23,6 +23,7 @@ class Versions(BaseModel):
     cri_tools_version: str
     pause_version: str
     coredns_version: str
+    crane_version: str
     kube_router_version: str
     calico_version: str
     falco_version: str

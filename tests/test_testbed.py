@@ -73,8 +73,9 @@ def run_pod(
     security: dict | None = None,
     command: list[str] | None = None,
     labels: dict[str, str] | None = None,
+    pull: str = "Never",
 ) -> None:
-    container = {"name": "main", "image": image, "imagePullPolicy": "Never", "securityContext": security or {}}
+    container = {"name": "main", "image": image, "imagePullPolicy": pull, "securityContext": security or {}}
     if command:
         container["command"] = command
     pod = {
@@ -116,6 +117,7 @@ def test_status_json_says_ready_with_every_component_running():
                 "coredns",
                 "kube-router",
                 "metadata-endpoint",
+                "registry",
             ),
             "running",
         ),
@@ -191,6 +193,8 @@ def web_service() -> Iterator[str]:
     kubectl("create", "service", "clusterip", "web", "--tcp=80:80", "-n", name)
     kubectl("create", "service", "nodeport", "web-nodeport", "--tcp=80:80", "-n", name)
     kubectl("set", "selector", "-n", name, "service/web-nodeport", "app=web")  # `create service` selects app=NAME
+    address = kubectl("get", "service", "-n", name, "web", "-o", "jsonpath={.spec.clusterIP}").stdout
+    wait_for(lambda: _fetches(name, "client", f"http://{address}/"), 30, "kube-proxy to serve the new Service")
     yield name
     kubectl("delete", "namespace", name, "--wait=false", check=False)
 
@@ -205,20 +209,20 @@ def test_the_kube_dns_service_is_at_the_kubelets_cluster_dns_address():
 @pytest.mark.parametrize("name", ["web", "web.{namespace}", "web.{namespace}.svc.cluster.local"])
 def test_a_pod_fetches_a_service_by_its_dns_name(web_service, name):
     url = f"http://{name.format(namespace=web_service)}/"
-    # `timeout`, not wget's -T: Debian's busybox-static wget crashes (SIGSEGV) with -T
-    fetched = kubectl("exec", "-n", web_service, "client", "--", "timeout", "5", "wget", "-qO-", url, check=False)
-    assert "Welcome to nginx!" in fetched.stdout, fetched.stderr
+    wait_for(lambda: _fetches(web_service, "client", url), 10, f"the client to fetch {url}")  # CoreDNS's watch
 
 
 def test_a_nodeport_answers_on_the_node_address(web_service):
     port = kubectl("get", "service", "-n", web_service, "web-nodeport", "-o", "jsonpath={.spec.ports[0].nodePort}")
     url = f"http://{cluster.NODE_IP}:{port.stdout}/"
-    body = subprocess.run(["curl", "-s", "--max-time", "5", url], capture_output=True, text=True).stdout
-    assert "Welcome to nginx!" in body
+    fetch = ["curl", "-s", "--max-time", "3", url]
+    answers = lambda: "Welcome to nginx!" in subprocess.run(fetch, capture_output=True, text=True).stdout  # noqa: E731
+    wait_for(answers, 15, f"{url} to answer (kube-proxy's sync of the Service's endpoints)")
 
 
 def _fetches(namespace: str, pod: str, url: str, page: str = "Welcome to nginx!") -> bool:
-    """Whether `pod` gets the page from `url` within 3 s (a dropped connection just times out)."""
+    """Whether `pod` gets the page from `url` within 3 s (a dropped connection just times out). `timeout`, not
+    wget's -T: Debian's busybox-static wget crashes (SIGSEGV) with -T."""
     fetched = kubectl("exec", "-n", namespace, pod, "--", "timeout", "3", "wget", "-qO-", url, check=False)
     return page in fetched.stdout
 
@@ -355,6 +359,18 @@ def test_a_validating_webhook_served_by_a_pod_denies_a_request(namespace):
         assert admitted.returncode == 0, admitted.stderr
     finally:
         kubectl("delete", "validatingwebhookconfiguration", f"{namespace}-deny", check=False)
+
+
+def test_a_pod_pulls_by_digest_from_the_local_registry(namespace):
+    crane = str(build.binaries_dir() / "crane")
+    tagged = f"{cluster.REGISTRY}/busybox:1.35"
+    digest = subprocess.run([crane, "digest", "--insecure", tagged], capture_output=True, text=True, check=True)
+    pinned_image = f"{cluster.REGISTRY}/busybox@{digest.stdout.strip()}"
+    run_pod(namespace, "pinned", pinned_image, command=SLEEP, pull="Always")
+    pod = json.loads(kubectl("get", "pod", "-n", namespace, "pinned", "-o", "json").stdout)
+    assert pod["status"]["containerStatuses"][0]["imageID"].endswith(digest.stdout.strip())
+    # the pulled image is not the imported one: a pod naming that one with `imagePullPolicy: Never` still runs
+    run_pod(namespace, "imported", images.BUSYBOX_IMAGE, command=SLEEP)
 
 
 DENY_MKDIR = {

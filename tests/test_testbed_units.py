@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import tarfile
 import time
 import tomllib
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from labs.testbed import build, cluster, oci, supervisor
+from labs.testbed import build, cluster, images, oci, registry, supervisor
 from labs.versions import pinned
 
 
@@ -81,6 +82,30 @@ def test_containerd_config_pins_the_sandbox_image_and_uses_debians_cni_plugins()
     runtime = cri["io.containerd.cri.v1.runtime"]
     assert runtime["cni"]["bin_dirs"] == [str(cluster.CNI_BIN_DIR)]
     assert runtime["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"] is False
+
+
+def test_containerd_reaches_the_registry_over_plain_http():
+    config = tomllib.loads(cluster.containerd_config())
+    assert config["plugins"]["io.containerd.cri.v1.images"]["registry"]["config_path"] == str(registry.CERTS_DIR)
+    hosts = tomllib.loads(registry.hosts_toml(cluster.REGISTRY))
+    assert hosts["server"] == f"http://{cluster.REGISTRY}"
+    assert hosts["host"][f"http://{cluster.REGISTRY}"]["capabilities"] == ["pull", "resolve", "push"]
+
+
+def test_kube_router_runs_its_network_policy_firewall_alone():
+    documents = {doc["kind"]: doc for doc in yaml.safe_load_all(cluster.kube_router_manifest())}
+    container = documents["DaemonSet"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == images.KUBE_ROUTER_IMAGE
+    assert {"--run-firewall=true", "--run-router=false", "--run-service-proxy=false"} <= set(container["args"])
+    granted = {resource for rule in documents["ClusterRole"]["rules"] for resource in rule["resources"]}
+    assert {"networkpolicies", "pods", "namespaces"} <= granted
+
+
+def test_the_kube_proxy_image_has_the_hosts_iptables_backend_and_what_its_extensions_load():
+    entries = {entry.path: entry for entry in images._iptables()}
+    backend = entries["/usr/sbin/iptables"].symlink_to
+    assert backend == Path(shutil.which("iptables")).resolve().name  # xtables-nft-multi on Debian 12
+    assert "/lib/x86_64-linux-gnu/libm.so.6" in entries  # libxt_statistic.so, kube-proxy's load balancing, needs it
 
 
 def test_cni_config_is_a_bridge_with_host_local_addresses_in_the_pod_subnet():

@@ -129,6 +129,13 @@ def components(versions: Versions | None = None) -> list[Component]:
             ),
         ),
         Component(
+            name="go-containerregistry",
+            module="github.com/google/go-containerregistry",
+            version="v" + v.crane_version,
+            programs=(Program("crane", "github.com/google/go-containerregistry/cmd/crane"),),
+            ldflags=(f"-X github.com/google/go-containerregistry/cmd/crane/cmd.Version=v{v.crane_version}",),
+        ),
+        Component(
             name="cri-tools",
             module="sigs.k8s.io/cri-tools",
             version="v" + v.cri_tools_version,

@@ -25,7 +25,7 @@ import jinja2
 import yaml
 
 from labs.paths import cache_dir
-from labs.testbed import build, images, metadata, supervisor
+from labs.testbed import build, images, metadata, registry, supervisor
 from labs.versions import REPO_ROOT, pinned
 
 NODE_NAME = "controlplane"
@@ -33,6 +33,7 @@ NODE_NAME = "controlplane"
 # mode for link-local-only hosts), so the node's address lives on the loopback interface and no traffic leaves it.
 ADVERTISE_ADDRESS = "127.0.0.1"
 NODE_IP = "10.255.0.1"
+REGISTRY = f"{NODE_IP}:{registry.PORT}"  # the testbed's OCI registry (labs/testbed/registry.py)
 POD_SUBNET = "10.244.0.0/16"
 NODE_POD_SUBNET = "10.244.0.0/24"
 SERVICE_SUBNET = "10.96.0.0/12"
@@ -80,6 +81,7 @@ PORTS = {
     10249: "kube-proxy metrics",
     10256: "kube-proxy healthz",
     KUBE_ROUTER_HEALTH_PORT: "kube-router healthz",
+    registry.PORT: "the registry",
 }
 
 # Preflight checks that cannot pass on this machine, each explained in docs/testbed.md.
@@ -196,6 +198,8 @@ state = "{CONTAINERD_STATE}"
   snapshotter = "overlayfs"
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
     sandbox = "registry.k8s.io/pause:{v.pause_version}"
+  [plugins.'io.containerd.cri.v1.images'.registry]
+    config_path = "{registry.CERTS_DIR}"
 
 [plugins.'io.containerd.cri.v1.runtime']
   # This machine withholds CAP_SYS_RESOURCE even from root, so a container's oom_score_adj cannot go below
@@ -291,6 +295,7 @@ def up(log: Callable[[str], None] = print) -> Path:
     _apply_kube_router()
     SECCOMP_DIR.mkdir(parents=True, exist_ok=True)
     metadata.start(RUN_DIR, LOG_DIR, CONFIG_DIR / "metadata", _path_env())
+    _start_registry(log)
     _wait_addons(log, timeout=120)
     log(f"testbed ready in {time.monotonic() - started:.1f}s; kubeconfig: {KUBECONFIG}")
     return KUBECONFIG
@@ -356,6 +361,7 @@ def _prepare_host() -> None:
         directory.mkdir(parents=True, exist_ok=True)
     (CONFIG_DIR / "containerd.toml").write_text(containerd_config())
     CNI_CONF.write_text(cni_config())
+    registry.configure_containerd(REGISTRY)
     # The Vagrant nodes have crictl configured the same way (playbooks' containerd role).
     Path("/etc/crictl.yaml").write_text(
         f"runtime-endpoint: unix://{CONTAINERD_SOCKET}\nimage-endpoint: unix://{CONTAINERD_SOCKET}\n"
@@ -373,9 +379,11 @@ def _reject_unserved_service_addresses() -> None:
     every unknown address to a proxy that answers TLS with a certificate of its own; a node would drop them. Before
     kube-proxy's first sync, CoreDNS met that certificate and its informers never recovered (a replica went on
     answering NXDOMAIN for new Services); refused, it retries as on a node. Translated packets already carry the
-    endpoint's address when they reach FORWARD, so they pass."""
+    endpoint's address when they reach FORWARD, so they pass. Appended, not inserted: kube-router keeps its own jump
+    first in FORWARD by inserting it again and deleting the old one by number, which races with any other rule
+    inserted there (one of ours vanished that way)."""
     if subprocess.run(["iptables", "-C", *SERVICE_REJECT], capture_output=True).returncode != 0:
-        subprocess.run(["iptables", "-I", *SERVICE_REJECT], check=True, capture_output=True)
+        subprocess.run(["iptables", "-A", *SERVICE_REJECT], check=True, capture_output=True)
 
 
 def _start_containerd(log: Callable[[str], None]) -> None:
@@ -493,6 +501,17 @@ def _apply_kube_router() -> None:
     )
 
 
+def _start_registry(log: Callable[[str], None]) -> None:
+    """The registry, and the lab's images pushed to it when it was not running (it keeps manifests in memory)."""
+    if not registry.start(_bin("crane"), REGISTRY, RUN_DIR, LOG_DIR, _path_env()):
+        return
+    _wait(lambda: _probe_http(f"http://{REGISTRY}/v2/"), 30, f"the registry did not answer on {REGISTRY}")
+    try:
+        registry.push(_bin("crane"), REGISTRY, images.registry_layouts(), log)
+    except registry.RegistryError as error:
+        raise TestbedError(str(error)) from None
+
+
 def _wait_addons(log: Callable[[str], None], timeout: float) -> None:
     """Until kube-proxy and kube-router answer their health checks and CoreDNS runs."""
     log("waiting for kube-proxy, CoreDNS and kube-router")
@@ -576,6 +595,7 @@ def down(log: Callable[[str], None] = print) -> None:
         supervisor.stop("containerd", RUN_DIR)
         log("stopped containerd")
     metadata.stop(RUN_DIR, log)
+    registry.stop(RUN_DIR, log)
     _kill_leftover_processes(log)
     _unmount_below((KUBELET_DIR, CONTAINERD_STATE, Path("/run/netns")), log)
     _remove_network(log)
@@ -587,6 +607,8 @@ def down(log: Callable[[str], None] = print) -> None:
         CNI_STATE / "networks" / "cks-testbed",
         CONFIG_DIR,
         RUN_DIR,
+        registry.DATA,
+        registry.CERTS_DIR / REGISTRY,
         CONTAINERD_STATE,
     ):
         if path.is_dir():
@@ -799,6 +821,13 @@ def _addon_state(container: str, health: str | None = None) -> str:
     return f"stopped: {_last_container(container)}"
 
 
+def _registry_state() -> str:
+    url = f"http://{REGISTRY}/v2/"
+    if _probe_http(url):
+        return "running"
+    return f"stopped: no answer from {url}; see {LOG_DIR / (registry.NAME + '.log')}"
+
+
 def _metadata_state() -> str:
     url = f"http://{metadata.ENDPOINT}/"
     if _probe_http(url):
@@ -818,6 +847,7 @@ def status() -> Status:
     components |= {component: _static_pod_state(component) for component in STATIC_POD_HEALTH}
     components |= _addon_states()
     components["metadata-endpoint"] = _metadata_state()
+    components["registry"] = _registry_state()
     ready = all(state == "running" for state in components.values()) and _safe_node_ready()
     return Status(
         ready=ready, kubeconfig=str(KUBECONFIG), version="v" + pinned().kubernetes_version, components=components

@@ -10,6 +10,7 @@ import hashlib
 import re
 import shutil
 import subprocess
+import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,10 +199,42 @@ def archive(image: Image) -> Path:
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", image.name)
     path = cache_dir() / "images" / f"{safe}-{_fingerprint(image, entries)}.tar"
     if not path.exists():
-        for stale in path.parent.glob(f"{safe}-*.tar"):
-            stale.unlink()
+        for stale in path.parent.glob(f"{safe}-*"):  # an older archive, its import marker, its unpacked layout
+            if stale.is_dir():
+                shutil.rmtree(stale)
+            else:
+                stale.unlink()
         oci.write_archive(path, image.name, entries, image.config)
     return path
+
+
+def registry_images() -> list[Image]:
+    """The images the testbed's registry holds, named by their repository:tag there: the utility images with one
+    file more (/etc/cks-lab-registry-image), so that their image IDs differ from the imported ones. An image the
+    kubelet pulled is one it has a pull record for; had the registry's copy the ID of an imported image, a pod
+    naming the imported one with `imagePullPolicy: Never` would then be refused (ErrImageNeverPull)."""
+    marker = oci.Entry.text("/etc/cks-lab-registry-image", "pulled from the testbed's registry\n")
+    return [
+        Image(image.name.removeprefix(f"{LOCAL_REGISTRY}/"), lambda i=image: [*i.entries(), marker], image.config)
+        for image in images()
+        if image.name in (BUSYBOX_IMAGE, NGINX_IMAGE)
+    ]
+
+
+def registry_layouts() -> list[tuple[Path, str]]:
+    """(OCI image layout directory, repository:tag in the testbed's registry) of each of `registry_images()`, the
+    directory unpacked once from the image's archive."""
+    layouts = []
+    for image in registry_images():
+        path = archive(image)
+        layout = path.with_suffix(".layout")
+        if not (layout / "index.json").exists():
+            shutil.rmtree(layout, ignore_errors=True)
+            layout.mkdir()
+            with tarfile.open(path) as unpacked:
+                unpacked.extractall(layout, filter="data")
+        layouts.append((layout, image.name))
+    return layouts
 
 
 def import_all(ctr: Path, address: str, log: Callable[[str], None] = print) -> None:
