@@ -377,8 +377,8 @@ SERVICE_REJECT = [
 def _reject_unserved_service_addresses() -> None:
     """Pods' packets to a Service address kube-proxy has not translated (yet) are refused. This machine sends
     every unknown address to a proxy that answers TLS with a certificate of its own; a node would drop them. Before
-    kube-proxy's first sync, CoreDNS met that certificate and its informers never recovered (a replica went on
-    answering NXDOMAIN for new Services); refused, it retries as on a node. Translated packets already carry the
+    kube-proxy's first sync, CoreDNS met that certificate, and one replica then answered NXDOMAIN for every new
+    Service until it was restarted; refused, it retries as on a node. Translated packets already carry the
     endpoint's address when they reach FORWARD, so they pass. Appended, not inserted: kube-router keeps its own jump
     first in FORWARD by inserting it again and deleting the old one by number, which races with any other rule
     inserted there (one of ours vanished that way)."""
