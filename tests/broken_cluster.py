@@ -2,9 +2,10 @@
 a file the grader reads turned into a directory, the kubelet stopped, the kube-apiserver manifest no longer YAML.
 `lab check` on each must be a fail or an error with a message, never a traceback (`Attempt.check_broken`).
 
-Each proof breaks its cluster one way, after its last near-miss, so the break costs one `lab check` and its reset
-(or, for a stopped kubelet, a restart of the kubelet). The offline counterpart, every grader on every break of its
-recording, is tests/test_broken_clusters.py."""
+Each proof breaks its cluster one way: a deleted namespace last, before the reset that must cope with it; a
+directory or a stopped kubelet on the solved attempt, mended afterwards; 08's manifest right after setup, while
+kube-apiserver is down anyway. A break costs one `lab check` (and, for the kubelet, its restart). The offline
+counterpart, every grader on every break of its recording, is tests/test_broken_clusters.py."""
 
 from __future__ import annotations
 
