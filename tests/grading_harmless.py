@@ -41,10 +41,14 @@ def _listers(kube: Any) -> dict[str, Any]:
 
 
 def api_objects(kube: Any) -> dict[str, str]:
-    """`Kind namespace/name` -> a digest of the object without its status and what the API server bumps."""
+    """`Kind namespace/name` -> a digest of the object without its status and what the API server bumps. Objects
+    being deleted are left out: one that was already going (the old pod of a rollout the solution made) may be gone
+    after the grading without the grading's doing; one the grading deletes is there before and not after."""
     state = {}
     for kind, lister in _listers(kube).items():
         for item in lister(_request_timeout=15).items:
+            if item.metadata.deletion_timestamp is not None:
+                continue
             data = kube.api_client.sanitize_for_serialization(item)
             data.pop("status", None)
             for key in VOLATILE_METADATA:
