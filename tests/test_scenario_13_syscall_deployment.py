@@ -216,6 +216,8 @@ def test_the_reference_solution_passes(lab):
     assert Path(lab.params["answer"]).read_text().splitlines() == list(_culprit_answer(lab))
 
 
+@pytest.mark.testbed
+@pytest.mark.slow
 def test_the_recording_grades_like_the_solved_cluster(lab, shared_dir):
     recorded_verdicts_match(lab, shared_dir)
 
