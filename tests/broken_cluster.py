@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from api_lock import API, settle
 from kubernetes.client.exceptions import ApiException
@@ -66,3 +67,13 @@ def delete_namespace(kube: Kube, name: str) -> None:
             raise
         time.sleep(0.5)
     raise AssertionError(f"namespace {name} was still there {NAMESPACE_DELETION_TIMEOUT} s after its deletion")
+
+
+def check_without_namespace(lab: Any, namespace: str) -> dict:
+    """`lab check` (`Attempt.check_broken`) once `namespace` is deleted, then `lab reset --clean`, which must cope
+    with what is left; the check's report."""
+    delete_namespace(lab.kube, namespace)
+    report = lab.check_broken()
+    cleaned = lab.run("reset", "--clean")
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    return report
