@@ -25,6 +25,8 @@ class Versions(BaseModel):
     coredns_version: str
     crane_version: str
     kube_router_version: str
+    gvisor_go_version: str
+    gvisor_release: str
     calico_version: str
     falco_version: str
 

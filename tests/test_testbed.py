@@ -74,6 +74,7 @@ def run_pod(
     command: list[str] | None = None,
     labels: dict[str, str] | None = None,
     pull: str = "Never",
+    runtime_class: str | None = None,
 ) -> None:
     container = {"name": "main", "image": image, "imagePullPolicy": pull, "securityContext": security or {}}
     if command:
@@ -84,6 +85,8 @@ def run_pod(
         "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
         "spec": {"containers": [container], "terminationGracePeriodSeconds": 1},
     }
+    if runtime_class:
+        pod["spec"]["runtimeClassName"] = runtime_class
     kubectl("apply", "-f", "-", input=json.dumps(pod))
     kubectl("wait", f"--namespace={namespace}", "--for=condition=Ready", f"pod/{name}", "--timeout=90s", timeout=100)
 
@@ -118,6 +121,7 @@ def test_status_json_says_ready_with_every_component_running():
                 "kube-router",
                 "metadata-endpoint",
                 "registry",
+                "gvisor",
             ),
             "running",
         ),
@@ -267,6 +271,65 @@ def test_network_policies_deny_ingress_and_let_only_the_allowed_label_through(na
     assert not _fetches(namespace, "intruder", url), "a pod without the label is still kept out"
 
 
+def test_a_policy_admits_only_the_labelled_pods_of_the_labelled_namespace_on_the_one_port(namespace):
+    """`from: [{namespaceSelector, podSelector}]` (one entry: both must match) and `ports: [80]`: the client pod of a
+    trusted namespace gets port 80; its port 8080, another pod of that namespace and the client pod of an untrusted
+    namespace are refused."""
+    two_ports = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "web", "namespace": namespace, "labels": {"app": "web"}},
+        "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "containers": [
+                {"name": "nginx", "image": images.NGINX_IMAGE, "imagePullPolicy": "Never"},
+                {
+                    "name": "other-port",
+                    "image": images.BUSYBOX_IMAGE,
+                    "imagePullPolicy": "Never",
+                    "command": [
+                        "sh",
+                        "-c",
+                        "mkdir /tmp/www && echo port-8080 > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www",
+                    ],
+                },
+            ],
+        },
+    }
+    kubectl("apply", "-f", "-", input=json.dumps(two_ports))
+    kubectl("wait", "-n", namespace, "--for=condition=Ready", "pod/web", "--timeout=90s", timeout=100)
+    ip = kubectl("get", "pod", "-n", namespace, "web", "-o", "jsonpath={.status.podIP}").stdout
+    trusted, untrusted = (f"{namespace}-{kind}" for kind in ("trusted", "untrusted"))
+    try:
+        for name in (trusted, untrusted):
+            create_namespace(name)
+        kubectl("label", "namespace", trusted, "team=trusted")
+        run_pod(trusted, "client", images.BUSYBOX_IMAGE, command=SLEEP, labels={"role": "client"})
+        run_pod(trusted, "other", images.BUSYBOX_IMAGE, command=SLEEP, labels={"role": "other"})
+        run_pod(untrusted, "client", images.BUSYBOX_IMAGE, command=SLEEP, labels={"role": "client"})
+        web, other_port = f"http://{ip}/", f"http://{ip}:8080/"
+        for client_namespace, pod in ((trusted, "client"), (trusted, "other"), (untrusted, "client")):
+            assert _fetches(client_namespace, pod, web), f"no policy yet: {client_namespace}/{pod} reaches port 80"
+        assert _fetches(trusted, "client", other_port, "port-8080"), "no policy yet: port 8080 answers too"
+
+        client = {
+            "namespaceSelector": {"matchLabels": {"team": "trusted"}},
+            "podSelector": {"matchLabels": {"role": "client"}},
+        }
+        allow = {
+            "podSelector": {"matchLabels": {"app": "web"}},
+            "ingress": [{"from": [client], "ports": [{"port": 80}]}],
+        }
+        _apply(namespace, {"metadata": {"name": "web-from-trusted-clients"}, "spec": allow})
+        _eventually(lambda: not _fetches(untrusted, "client", web), "the policy to keep the untrusted client out")
+        assert _fetches(trusted, "client", web), "the trusted namespace's client pod gets port 80"
+        assert not _fetches(trusted, "client", other_port, "port-8080"), "but not port 8080"
+        assert not _fetches(trusted, "other", web), "another pod of the trusted namespace is kept out"
+    finally:
+        for name in (trusted, untrusted):
+            kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
 NO_METADATA = {
     "metadata": {"name": "no-metadata"},
     "spec": {
@@ -361,14 +424,20 @@ def test_a_validating_webhook_served_by_a_pod_denies_a_request(namespace):
         kubectl("delete", "validatingwebhookconfiguration", f"{namespace}-deny", check=False)
 
 
-def test_a_pod_pulls_by_digest_from_the_local_registry(namespace):
+def test_a_pushed_image_is_pulled_by_tag_and_by_digest_from_the_local_registry(namespace):
     crane = str(build.binaries_dir() / "crane")
-    tagged = f"{cluster.REGISTRY}/busybox:1.35"
-    digest = subprocess.run([crane, "digest", "--insecure", tagged], capture_output=True, text=True, check=True)
-    pinned_image = f"{cluster.REGISTRY}/busybox@{digest.stdout.strip()}"
+    pushed = f"{cluster.REGISTRY}/{namespace}/app:v1"  # what a task pushes, by the registry's name
+    copied = subprocess.run(
+        [crane, "copy", "--insecure", f"{cluster.REGISTRY}/busybox:1.35", pushed], capture_output=True, text=True
+    )
+    assert copied.returncode == 0, copied.stderr
+    digest = subprocess.run([crane, "digest", "--insecure", pushed], capture_output=True, text=True, check=True)
+    run_pod(namespace, "tagged", pushed, command=SLEEP, pull="Always")
+    pinned_image = f"{cluster.REGISTRY}/{namespace}/app@{digest.stdout.strip()}"
     run_pod(namespace, "pinned", pinned_image, command=SLEEP, pull="Always")
-    pod = json.loads(kubectl("get", "pod", "-n", namespace, "pinned", "-o", "json").stdout)
-    assert pod["status"]["containerStatuses"][0]["imageID"].endswith(digest.stdout.strip())
+    for name in ("tagged", "pinned"):
+        pod = json.loads(kubectl("get", "pod", "-n", namespace, name, "-o", "json").stdout)
+        assert pod["status"]["containerStatuses"][0]["imageID"].endswith(digest.stdout.strip()), name
     # the pulled image is not the imported one: a pod naming that one with `imagePullPolicy: Never` still runs
     run_pod(namespace, "imported", images.BUSYBOX_IMAGE, command=SLEEP)
 

@@ -84,12 +84,60 @@ def test_containerd_config_pins_the_sandbox_image_and_uses_debians_cni_plugins()
     assert runtime["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"] is False
 
 
+def test_containerd_offers_gvisor_as_runtime_handler_runsc_on_a_platform_that_runs_here():
+    runtime = tomllib.loads(cluster.containerd_config())["plugins"]["io.containerd.cri.v1.runtime"]
+    runsc = runtime["containerd"]["runtimes"]["runsc"]
+    assert runsc["runtime_type"] == "io.containerd.runsc.v1"  # containerd runs containerd-shim-runsc-v1 from PATH
+    assert runsc["options"]["ConfigPath"] == str(cluster.RUNSC_CONFIG)
+    options = tomllib.loads(cluster.runsc_config())
+    assert options["binary_name"] == str(build.binaries_dir() / "runsc")
+    assert options["runsc_config"] == {"platform": "systrap"}  # KVM hung here
+
+
+def test_gvisors_shim_is_built_with_the_one_overlay_this_machine_needs_and_a_changed_overlay_rebuilds(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("CKS_LAB_CACHE", str(tmp_path))
+    gvisor = next(c for c in build.components() if c.name == "gvisor")
+    overlays = {p.name: p.overlays for p in gvisor.programs}
+    assert overlays["runsc"] == ()
+    (oom,) = overlays["containerd-shim-runsc-v1"]
+    assert (oom.module, oom.path) == ("github.com/containerd/containerd/v2", "pkg/sys/oom_linux.go")
+    assert (build.OVERLAYS_DIR / oom.replacement).is_file()
+    replaced = json.loads(build._write_overlay(gvisor.programs[1], tmp_path).read_text())["Replace"]
+    assert replaced == {str(tmp_path / "vendor" / oom.module / oom.path): str(build.OVERLAYS_DIR / oom.replacement)}
+
+    out = build.bin_dir(gvisor)
+    out.mkdir(parents=True)
+    for program in gvisor.programs:
+        (out / program.name).write_text("#!/bin/sh\n")
+        (out / program.name).chmod(0o755)
+    (out / ".complete").write_text(build._stamp(gvisor))
+    assert build.is_built(gvisor)
+    (out / ".complete").write_text(gvisor.version + "\n")  # built before the overlay existed, or with another one
+    assert not build.is_built(gvisor)
+
+
 def test_containerd_reaches_the_registry_over_plain_http():
     config = tomllib.loads(cluster.containerd_config())
     assert config["plugins"]["io.containerd.cri.v1.images"]["registry"]["config_path"] == str(registry.CERTS_DIR)
     hosts = tomllib.loads(registry.hosts_toml(cluster.REGISTRY))
     assert hosts["server"] == f"http://{cluster.REGISTRY}"
     assert hosts["host"][f"http://{cluster.REGISTRY}"]["capabilities"] == ["pull", "resolve", "push"]
+
+
+def test_the_registrys_name_maps_to_the_node_in_etc_hosts_and_goes_again_leaving_the_rest(tmp_path):
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n10.0.0.9 other")
+    registry.map_hostname("10.255.0.1", hosts)
+    registry.map_hostname("10.255.0.1", hosts)  # once is enough
+    mapped = hosts.read_text().splitlines()
+    assert mapped[:2] == ["127.0.0.1 localhost", "10.0.0.9 other"]
+    assert mapped[2:] == [f"10.255.0.1 {registry.HOSTNAME} {registry.HOSTS_COMMENT}"]
+    registry.map_hostname("10.255.0.2", hosts)  # another address replaces ours
+    assert hosts.read_text().count(registry.HOSTNAME) == 1 and "10.255.0.2" in hosts.read_text()
+    registry.unmap_hostname(hosts)
+    assert hosts.read_text() == "127.0.0.1 localhost\n10.0.0.9 other\n"
 
 
 def test_kube_router_runs_its_network_policy_firewall_alone():

@@ -8,6 +8,8 @@ go.mod itself, so a new Kubernetes version needs no change here). Nothing prebui
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -21,10 +23,21 @@ from labs.versions import Versions, pinned
 
 GO_DIRECTIVE = "1.26"
 FIXED_BUILD_DATE = "2026-01-01T00:00:00Z"  # fixed so that rebuilds are byte-identical and hit Go's build cache
+OVERLAYS_DIR = Path(__file__).parent / "files" / "overlays"
 
 
 class BuildError(RuntimeError):
     """A build step failed; the message names the step and the log file."""
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A dependency's file replaced in one program's build (`go build -overlay`), only where this machine cannot do
+    what upstream expects; the replacement (in files/overlays/) says why, and docs/testbed.md lists each one."""
+
+    module: str
+    path: str  # inside the module
+    replacement: str  # file name in files/overlays/
 
 
 @dataclass(frozen=True)
@@ -34,6 +47,7 @@ class Program:
     name: str
     package: str
     cgo: bool = False
+    overlays: tuple[Overlay, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,6 +150,24 @@ def components(versions: Versions | None = None) -> list[Component]:
             ldflags=(f"-X github.com/google/go-containerregistry/cmd/crane/cmd.Version=v{v.crane_version}",),
         ),
         Component(
+            name="gvisor",
+            module="gvisor.dev/gvisor",
+            version="v" + v.gvisor_go_version,
+            programs=(
+                Program("runsc", "gvisor.dev/gvisor/runsc"),
+                Program(
+                    "containerd-shim-runsc-v1",
+                    "gvisor.dev/gvisor/shim",
+                    overlays=(
+                        Overlay(
+                            "github.com/containerd/containerd/v2", "pkg/sys/oom_linux.go", "containerd-sys-oom_linux.go"
+                        ),
+                    ),
+                ),
+            ),
+            ldflags=(f"-X gvisor.dev/gvisor/runsc/version.version=v{v.gvisor_go_version}",),
+        ),
+        Component(
             name="cri-tools",
             module="sigs.k8s.io/cri-tools",
             version="v" + v.cri_tools_version,
@@ -161,7 +193,19 @@ def bin_dir(component: Component) -> Path:
 def is_built(component: Component) -> bool:
     """The build finished and every program is still there (one deleted by hand is built again)."""
     out = bin_dir(component)
-    return (out / ".complete").exists() and all(os.access(out / p.name, os.X_OK) for p in component.programs)
+    complete = out / ".complete"
+    return (
+        complete.exists()
+        and complete.read_text() == _stamp(component)
+        and all(os.access(out / p.name, os.X_OK) for p in component.programs)
+    )
+
+
+def _stamp(component: Component) -> str:
+    """What a finished build writes to .complete: its version, and the hash of each overlay (a changed one rebuilds)."""
+    overlays = [o.replacement for p in component.programs for o in p.overlays]
+    hashes = [f"{name} {hashlib.sha256((OVERLAYS_DIR / name).read_bytes()).hexdigest()}\n" for name in overlays]
+    return component.version + "\n" + "".join(hashes)
 
 
 def binaries_dir() -> Path:
@@ -226,9 +270,20 @@ def build(component: Component, log: Callable[[str], None] = print) -> None:
         flags = ["-trimpath", "-ldflags", " ".join(("-s", "-w", *component.ldflags))]
         if component.tags:
             flags += ["-tags", ",".join(component.tags)]
+        if program.overlays:  # Go overlays nothing in its module cache: build this one from a vendor directory
+            go("mod", "vendor")
+            flags += ["-mod=vendor", f"-overlay={_write_overlay(program, work)}"]
         go("build", *flags, "-o", str(out / program.name), program.package, cgo=program.cgo)
-    (out / ".complete").write_text(component.version + "\n")
+    (out / ".complete").write_text(_stamp(component))
     log(f"{component.key}: built into {out}")
+
+
+def _write_overlay(program: Program, work: Path) -> Path:
+    """The `go build -overlay` file of a program: each replaced file's path in the vendor directory -> ours."""
+    replace = {str(work / "vendor" / o.module / o.path): str(OVERLAYS_DIR / o.replacement) for o in program.overlays}
+    path = work / f"overlay-{program.name}.json"
+    path.write_text(json.dumps({"Replace": replace}, indent=2) + "\n")
+    return path
 
 
 def _wrapper_go_mod(component: Component, requires: list[tuple[str, str]], replaces: list[tuple[str, str]]) -> str:

@@ -33,7 +33,8 @@ NODE_NAME = "controlplane"
 # mode for link-local-only hosts), so the node's address lives on the loopback interface and no traffic leaves it.
 ADVERTISE_ADDRESS = "127.0.0.1"
 NODE_IP = "10.255.0.1"
-REGISTRY = f"{NODE_IP}:{registry.PORT}"  # the testbed's OCI registry (labs/testbed/registry.py)
+REGISTRY = registry.ADDRESS  # the testbed's OCI registry, by name (labs/testbed/registry.py)
+REGISTRY_LISTEN = f"{NODE_IP}:{registry.PORT}"  # where it listens: the name maps to the node's address
 POD_SUBNET = "10.244.0.0/16"
 NODE_POD_SUBNET = "10.244.0.0/24"
 SERVICE_SUBNET = "10.96.0.0/12"
@@ -60,6 +61,9 @@ RUN_DIR = Path("/run/cks-lab-testbed")
 LOG_DIR = Path("/var/log/cks-lab-testbed")
 CONFIG_DIR = Path("/etc/cks-lab-testbed")
 KUBEADM_PATCHES = CONFIG_DIR / "kubeadm-patches"
+RUNSC_CONFIG = CONFIG_DIR / "runsc.toml"
+# gVisor's platform: systrap (runsc's default) and ptrace run here; KVM hung (docs/testbed.md).
+GVISOR_PLATFORM = "systrap"
 # The kubelet kills the old kube-apiserver of a changed manifest only when its pod's grace period is over (30 s by
 # default): kube-apiserver drains its long-lived connections for up to 60 s and never exits sooner. Proofs restart it
 # on purpose, so the testbed's pod gets a short one (docs/testbed.md); the Vagrant cluster keeps kubeadm's.
@@ -212,10 +216,21 @@ state = "{CONTAINERD_STATE}"
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
         BinaryName = "{RUNC}"
         SystemdCgroup = false
+    # gVisor: RuntimeClasses with `handler: runsc` run their pods in its sandbox (containerd-shim-runsc-v1)
+    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runsc]
+      runtime_type = "io.containerd.runsc.v1"
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runsc.options]
+        TypeUrl = "io.containerd.runsc.v1.options"
+        ConfigPath = "{RUNSC_CONFIG}"
   [plugins.'io.containerd.cri.v1.runtime'.cni]
     bin_dirs = ["{CNI_BIN_DIR}"]
     conf_dir = "{CNI_CONF_DIR}"
 """
+
+
+def runsc_config() -> str:
+    """containerd-shim-runsc-v1's options: which runsc to run and with which flags (`runsc_config`)."""
+    return f'binary_name = "{_bin("runsc")}"\n\n[runsc_config]\n  platform = "{GVISOR_PLATFORM}"\n'
 
 
 def cni_config() -> str:
@@ -360,8 +375,10 @@ def _prepare_host() -> None:
     for directory in (CONFIG_DIR, CNI_CONF_DIR, LOG_DIR, RUN_DIR):
         directory.mkdir(parents=True, exist_ok=True)
     (CONFIG_DIR / "containerd.toml").write_text(containerd_config())
+    RUNSC_CONFIG.write_text(runsc_config())
     CNI_CONF.write_text(cni_config())
     registry.configure_containerd(REGISTRY)
+    registry.map_hostname(NODE_IP)
     # The Vagrant nodes have crictl configured the same way (playbooks' containerd role).
     Path("/etc/crictl.yaml").write_text(
         f"runtime-endpoint: unix://{CONTAINERD_SOCKET}\nimage-endpoint: unix://{CONTAINERD_SOCKET}\n"
@@ -503,7 +520,7 @@ def _apply_kube_router() -> None:
 
 def _start_registry(log: Callable[[str], None]) -> None:
     """The registry, and the lab's images pushed to it when it was not running (it keeps manifests in memory)."""
-    if not registry.start(_bin("crane"), REGISTRY, RUN_DIR, LOG_DIR, _path_env()):
+    if not registry.start(_bin("crane"), REGISTRY_LISTEN, RUN_DIR, LOG_DIR, _path_env()):
         return
     _wait(lambda: _probe_http(f"http://{REGISTRY}/v2/"), 30, f"the registry did not answer on {REGISTRY}")
     try:
@@ -596,6 +613,7 @@ def down(log: Callable[[str], None] = print) -> None:
         log("stopped containerd")
     metadata.stop(RUN_DIR, log)
     registry.stop(RUN_DIR, log)
+    registry.unmap_hostname()
     _kill_leftover_processes(log)
     _unmount_below((KUBELET_DIR, CONTAINERD_STATE, Path("/run/netns")), log)
     _remove_network(log)
@@ -609,6 +627,7 @@ def down(log: Callable[[str], None] = print) -> None:
         RUN_DIR,
         registry.DATA,
         registry.CERTS_DIR / REGISTRY,
+        registry.CERTS_DIR / REGISTRY_LISTEN,  # an older testbed's `up` named the registry by its address
         CONTAINERD_STATE,
     ):
         if path.is_dir():
@@ -616,6 +635,10 @@ def down(log: Callable[[str], None] = print) -> None:
         else:
             path.unlink(missing_ok=True)
     log(f"testbed down in {time.monotonic() - started:.1f}s")
+
+
+# What outlives containerd: its shims (by design), gVisor's sandboxes and gofers (runsc), a kubelet not yet stopped.
+LEFTOVER_PROGRAMS = ("containerd-shim-runc-v2", "containerd-shim-runsc-v1", "runsc", "kubelet", "containerd")
 
 
 def _kill_leftover_processes(log: Callable[[str], None]) -> None:
@@ -628,7 +651,7 @@ def _kill_leftover_processes(log: Callable[[str], None]) -> None:
             exe = os.readlink(proc / "exe")
         except OSError:
             continue
-        if exe.startswith(ours) and Path(exe).name in ("containerd-shim-runc-v2", "kubelet", "containerd"):
+        if exe.startswith(ours) and Path(exe).name in LEFTOVER_PROGRAMS:
             log(f"killing leftover {Path(exe).name} (pid {proc.name})")
             try:
                 os.killpg(int(proc.name), 9)
@@ -837,6 +860,25 @@ def _metadata_state() -> str:
     return f"stopped: no answer from {url}; see {LOG_DIR / (metadata.SERVER + '.log')}"
 
 
+def _gvisor_state() -> str:
+    """gVisor is ready when containerd offers the runtime handler `runsc` and the runsc it names runs."""
+    try:
+        info = json.loads(_crictl("info").stdout or "{}")
+    except (subprocess.TimeoutExpired, json.JSONDecodeError):
+        info = {}
+    if not info:
+        return f"stopped: containerd does not answer (`{_bin('crictl')} info`)"
+    if "runsc" not in {handler.get("name") for handler in info.get("runtimeHandlers", [])}:
+        return f"stopped: containerd has no runtime handler runsc; see {CONFIG_DIR / 'containerd.toml'}"
+    try:
+        version = subprocess.run([_bin("runsc"), "--version"], capture_output=True, text=True, check=False)
+    except OSError as error:
+        return f"stopped: {_bin('runsc')} does not run ({error.strerror}; `lab testbed build` builds it)"
+    if version.returncode:
+        return f"stopped: `{_bin('runsc')} --version` failed: {version.stderr.strip()[:200]}"
+    return "running"
+
+
 def status() -> Status:
     """What is running: each component's state (with a reason when it is not) and whether the node is Ready."""
     components = {"containerd": "running" if supervisor.pid_of("containerd", RUN_DIR) else "stopped"}
@@ -848,6 +890,7 @@ def status() -> Status:
     components |= _addon_states()
     components["metadata-endpoint"] = _metadata_state()
     components["registry"] = _registry_state()
+    components["gvisor"] = _gvisor_state()
     ready = all(state == "running" for state in components.values()) and _safe_node_ready()
     return Status(
         ready=ready, kubeconfig=str(KUBECONFIG), version="v" + pinned().kubernetes_version, components=components

@@ -2,6 +2,9 @@
 the lab's utility images, so that pods pull by tag and by digest, `imagePullPolicy: Always` (the AlwaysPullImages
 admission plugin) works, and tasks can push to it. containerd reaches it over plain HTTP (its hosts.toml).
 
+Its name, HOSTNAME:PORT, is the same on the testbed and on the Vagrant VMs (the registry role), so a task names the same
+images on both: each node's /etc/hosts maps HOSTNAME to the node running the registry.
+
 crane's registry keeps blobs on disk and manifests in memory: each time `up` starts it, the lab's images are pushed
 again (their blobs are on disk already: a second), and what a student pushed is gone after the registry restarts.
 """
@@ -14,7 +17,11 @@ from pathlib import Path
 
 from labs.testbed import supervisor
 
+HOSTNAME = "registry.cks-lab.internal"  # also registry_hostname in playbooks/group_vars/all.yml
 PORT = 5000
+ADDRESS = f"{HOSTNAME}:{PORT}"
+HOSTS_FILE = Path("/etc/hosts")
+HOSTS_COMMENT = "# cks-lab testbed registry"
 DATA = Path("/var/lib/cks-lab-registry")
 CERTS_DIR = Path("/etc/containerd/certs.d")  # containerd's per-registry host configuration
 NAME = "registry"
@@ -33,6 +40,24 @@ def configure_containerd(address: str) -> None:
     host_dir = CERTS_DIR / address
     host_dir.mkdir(parents=True, exist_ok=True)
     (host_dir / "hosts.toml").write_text(hosts_toml(address))
+
+
+def map_hostname(ip: str, hosts: Path = HOSTS_FILE) -> None:
+    """/etc/hosts maps HOSTNAME to `ip` (one line of ours, rewritten in place: the file may be a bind mount)."""
+    ours = f"{ip} {HOSTNAME} {HOSTS_COMMENT}\n"
+    lines = [line for line in hosts.read_text().splitlines(keepends=True) if not line.endswith(HOSTS_COMMENT + "\n")]
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    if ours not in hosts.read_text():
+        hosts.write_text("".join([*lines, ours]))
+
+
+def unmap_hostname(hosts: Path = HOSTS_FILE) -> None:
+    """Our line out of /etc/hosts again."""
+    text = hosts.read_text()
+    kept = "".join(line for line in text.splitlines(keepends=True) if not line.endswith(HOSTS_COMMENT + "\n"))
+    if kept != text:
+        hosts.write_text(kept)
 
 
 def start(crane: str, address: str, run_dir: Path, log_dir: Path, env: dict[str, str]) -> bool:
