@@ -36,6 +36,7 @@ import testinfra
 import yaml
 
 from labs.paths import cache_dir
+from labs.testbed import registry
 from labs.testbed.build import bin_dir, components
 from labs.versions import pinned
 
@@ -165,10 +166,12 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = workdir / "out"
     run_site(
         workdir,
-        "kubeadm_config,containerd_config,calico_manifest",
+        "kubeadm_config,containerd_config,gvisor_config,calico_manifest",
         {
             "control_plane_kubeadm_config": str(out / "kubeadm-config.yaml"),
             "containerd_config_file": str(out / "containerd" / "config.toml"),
+            "runsc_config_file": str(out / "containerd" / "runsc.toml"),
+            "containerd_certs_dir": str(out / "containerd" / "certs.d"),
             "containerd_crictl_config_file": str(out / "crictl.yaml"),
             "calico_manifest_dir": str(out / "calico"),
         },
@@ -270,6 +273,26 @@ def test_containerd_accepts_its_configuration(rendered: Path) -> None:
     runc = effective["io.containerd.cri.v1.runtime"]["containerd"]["runtimes"]["runc"]
     assert runc["options"]["SystemdCgroup"] is True
     assert runc["runtime_type"] == "io.containerd.runc.v2"
+
+
+def test_containerd_runs_gvisor_for_runtime_handler_runsc_with_the_roles_options(rendered: Path) -> None:
+    config = tomllib.loads((rendered / "containerd" / "config.toml").read_text())
+    runsc = config["plugins"]["io.containerd.cri.v1.runtime"]["containerd"]["runtimes"]["runsc"]
+    assert runsc["runtime_type"] == "io.containerd.runsc.v1"
+    assert runsc["options"]["ConfigPath"] == str(rendered / "containerd" / "runsc.toml")
+    assert tomllib.loads((rendered / "containerd" / "runsc.toml").read_text())["runsc_config"] == {
+        "platform": "systrap"
+    }
+
+
+def test_containerd_reaches_the_labs_registry_by_name_over_plain_http(rendered: Path) -> None:
+    config = tomllib.loads((rendered / "containerd" / "config.toml").read_text())
+    certs = rendered / "containerd" / "certs.d"
+    assert config["plugins"]["io.containerd.cri.v1.images"]["registry"]["config_path"] == str(certs)
+    address = f"{SHARED_VARS['registry_hostname']}:{SHARED_VARS['registry_port']}"
+    assert address == registry.ADDRESS, "the VMs and the testbed name the registry alike"
+    hosts = tomllib.loads((certs / address / "hosts.toml").read_text())
+    assert hosts == tomllib.loads(registry.hosts_toml(address))
 
 
 def test_crictl_talks_to_containerd(rendered: Path) -> None:
