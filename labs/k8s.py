@@ -237,6 +237,11 @@ def describe_containers(kube: Kube, pod: Any) -> list[str]:
     return lines
 
 
+# What the kubelet answers instead of a log it cannot read (as the log's text, not as an error): no log yet, or the
+# file of a run it has just rotated away while the container restarts again.
+KUBELET_LOG_ERRORS = ("unable to retrieve container logs", "failed to try resolving symlinks in path")
+
+
 def last_log_line(kube: Kube, pod: Any, container: str, previous: bool, attempts: int = 4) -> str:
     """The last non-empty log line of a container (of its previous run when `previous`), or ''. Right after a
     container exits the kubelet may not serve its log yet: ask again a few times."""
@@ -255,7 +260,7 @@ def last_log_line(kube: Kube, pod: Any, container: str, previous: bool, attempts
         except ApiException:
             text = ""
         lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
-        if lines and not lines[-1].startswith("unable to retrieve container logs"):
+        if lines and not lines[-1].startswith(KUBELET_LOG_ERRORS):
             return lines[-1][:300]
         if attempt + 1 < attempts:
             time.sleep(0.5)
