@@ -27,6 +27,7 @@ class Versions(BaseModel):
     kube_router_version: str
     gvisor_go_version: str
     gvisor_release: str
+    kube_bench_version: str
     calico_version: str
     falco_version: str
 

@@ -589,3 +589,23 @@ def test_encryption_configuration_encrypts_new_secrets_in_etcd(apiserver_manifes
     assert raw.returncode == 0, raw.stderr
     assert raw.stdout.startswith(b"k8s:enc:aescbc:v1:key1:"), raw.stdout[:40]
     assert b"plaintext-value" not in raw.stdout
+
+
+def test_kube_bench_judges_the_node_with_its_cis_checks():
+    """kube-bench runs as on a kubeadm node, from its checks in /etc/kube-bench/cfg, and reads the running flags."""
+    result = subprocess.run(
+        [str(build.binaries_dir() / "kube-bench"), "run", "--targets", "master", "--benchmark", "cis-1.12", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    report = json.loads(result.stdout)
+    results = {
+        r["test_number"]: r for control in report["Controls"] for group in control["tests"] for r in group["results"]
+    }
+    assert results["1.2.15"]["status"] == "FAIL", results["1.2.15"]  # kubeadm leaves --profiling on
+    assert results["1.1.13"]["status"] == "PASS", results["1.1.13"]  # admin.conf is 600
+    assert (
+        cluster.KUBE_BENCH_CFG.resolve()
+        == build.binaries_dir().resolve().parent / f"kube-bench-v{pinned().kube_bench_version}" / "cfg"
+    )

@@ -225,6 +225,21 @@ def test_a_deleted_program_makes_its_component_unbuilt(tmp_path, monkeypatch):
     assert build.is_built(component)
 
 
+def test_kube_bench_keeps_its_checks_beside_it_and_is_unbuilt_without_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("CKS_LAB_CACHE", str(tmp_path))
+    kube_bench = next(c for c in build.components() if c.name == "kube-bench")
+    assert kube_bench.data == ("cfg",)
+    assert "-X github.com/aquasecurity/kube-bench/cmd.cfgDir=/etc/kube-bench/cfg" in kube_bench.ldflags
+    out = build.bin_dir(kube_bench)
+    out.mkdir(parents=True)
+    (out / "kube-bench").write_text("#!/bin/sh\n")
+    (out / "kube-bench").chmod(0o755)
+    (out / ".complete").write_text(build._stamp(kube_bench))
+    assert not build.is_built(kube_bench), "built although its checks are missing"
+    (out / "cfg").mkdir()
+    assert build.is_built(kube_bench)
+
+
 def test_a_daemon_without_its_binary_is_not_started_and_the_message_says_how_to_build_it():
     with pytest.raises(cluster.TestbedError, match=r"cannot start kubelet: /nonexistent/kubelet .*lab testbed build"):
         cluster._supervise("kubelet", ["/nonexistent/kubelet"])

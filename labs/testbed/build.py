@@ -61,6 +61,7 @@ class Component:
     ldflags: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     extra_requires: tuple[tuple[str, str], ...] = ()
+    data: tuple[str, ...] = ()  # directories of the module the programs read at run time, copied beside them
     replaces_from: Callable[[Path], list[tuple[str, str]]] | None = field(default=None, compare=False)
 
     @property
@@ -168,6 +169,18 @@ def components(versions: Versions | None = None) -> list[Component]:
             ldflags=(f"-X gvisor.dev/gvisor/runsc/version.version=v{v.gvisor_go_version}",),
         ),
         Component(
+            name="kube-bench",
+            module="github.com/aquasecurity/kube-bench",
+            version="v" + v.kube_bench_version,
+            programs=(Program("kube-bench", "github.com/aquasecurity/kube-bench"),),
+            ldflags=(
+                f"-X github.com/aquasecurity/kube-bench/cmd.KubeBenchVersion=v{v.kube_bench_version}",
+                # where its release packages put cfg/ (the testbed links it there: cluster.KUBE_BENCH_CFG)
+                "-X github.com/aquasecurity/kube-bench/cmd.cfgDir=/etc/kube-bench/cfg",
+            ),
+            data=("cfg",),
+        ),
+        Component(
             name="cri-tools",
             module="sigs.k8s.io/cri-tools",
             version="v" + v.cri_tools_version,
@@ -191,13 +204,15 @@ def bin_dir(component: Component) -> Path:
 
 
 def is_built(component: Component) -> bool:
-    """The build finished and every program is still there (one deleted by hand is built again)."""
+    """The build finished and every program and data directory is still there (one deleted by hand is built
+    again)."""
     out = bin_dir(component)
     complete = out / ".complete"
     return (
         complete.exists()
         and complete.read_text() == _stamp(component)
         and all(os.access(out / p.name, os.X_OK) for p in component.programs)
+        and all((out / directory).is_dir() for directory in component.data)
     )
 
 
@@ -274,6 +289,8 @@ def build(component: Component, log: Callable[[str], None] = print) -> None:
             go("mod", "vendor")
             flags += ["-mod=vendor", f"-overlay={_write_overlay(program, work)}"]
         go("build", *flags, "-o", str(out / program.name), program.package, cgo=program.cgo)
+    for directory in component.data:
+        shutil.copytree(upstream / directory, out / directory)
     (out / ".complete").write_text(_stamp(component))
     log(f"{component.key}: built into {out}")
 

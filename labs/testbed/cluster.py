@@ -62,6 +62,7 @@ LOG_DIR = Path("/var/log/cks-lab-testbed")
 CONFIG_DIR = Path("/etc/cks-lab-testbed")
 KUBEADM_PATCHES = CONFIG_DIR / "kubeadm-patches"
 RUNSC_CONFIG = CONFIG_DIR / "runsc.toml"
+KUBE_BENCH_CFG = Path("/etc/kube-bench/cfg")  # where kube-bench's release packages put its checks, as on the VMs
 # gVisor's platform: systrap (runsc's default) and ptrace run here; KVM hung (docs/testbed.md).
 GVISOR_PLATFORM = "systrap"
 # The kubelet kills the old kube-apiserver of a changed manifest only when its pod's grace period is over (30 s by
@@ -376,6 +377,7 @@ def _prepare_host() -> None:
         directory.mkdir(parents=True, exist_ok=True)
     (CONFIG_DIR / "containerd.toml").write_text(containerd_config())
     RUNSC_CONFIG.write_text(runsc_config())
+    _link_kube_bench_checks()
     CNI_CONF.write_text(cni_config())
     registry.configure_containerd(REGISTRY)
     registry.map_hostname(NODE_IP)
@@ -383,6 +385,16 @@ def _prepare_host() -> None:
     Path("/etc/crictl.yaml").write_text(
         f"runtime-endpoint: unix://{CONTAINERD_SOCKET}\nimage-endpoint: unix://{CONTAINERD_SOCKET}\n"
     )
+
+
+def _link_kube_bench_checks() -> None:
+    """/etc/kube-bench/cfg: the checks of the built kube-bench (its cfg/), where its packages install them."""
+    checks = build.bin_dir(next(c for c in build.components() if c.name == "kube-bench")) / "cfg"
+    if KUBE_BENCH_CFG.exists() and not KUBE_BENCH_CFG.is_symlink():
+        return  # a kube-bench package installed its own: it stays
+    KUBE_BENCH_CFG.parent.mkdir(parents=True, exist_ok=True)
+    KUBE_BENCH_CFG.unlink(missing_ok=True)
+    KUBE_BENCH_CFG.symlink_to(checks)
 
 
 SERVICE_REJECT = [
@@ -634,6 +646,8 @@ def down(log: Callable[[str], None] = print) -> None:
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
+    if KUBE_BENCH_CFG.is_symlink():  # ours; a directory a kube-bench package installed stays
+        KUBE_BENCH_CFG.unlink()
     log(f"testbed down in {time.monotonic() - started:.1f}s")
 
 
