@@ -878,7 +878,7 @@ def _gvisor_state() -> str:
     """gVisor is ready when containerd offers the runtime handler `runsc` and the runsc it names runs."""
     try:
         info = json.loads(_crictl("info").stdout or "{}")
-    except (subprocess.TimeoutExpired, json.JSONDecodeError):
+    except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError):  # crictl missing or silent, or no JSON
         info = {}
     if not info:
         return f"stopped: containerd does not answer (`{_bin('crictl')} info`)"
