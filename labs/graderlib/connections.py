@@ -105,13 +105,6 @@ def try_all(probe: Probe, steps: Iterable[tuple[Source, str]]) -> list[ExecResul
             api_client.close()
 
 
-def connections(probe: Probe, attempts: Iterable[Attempt], seconds: int = SECONDS) -> dict[Attempt, Outcome]:
-    """Every attempt at once; each one's outcome."""
-    attempts = list(attempts)
-    results = try_all(probe, [(a.source, connect_step(a.host, a.port, seconds)) for a in attempts])
-    return {attempt: Outcome(attempt, result) for attempt, result in zip(attempts, results, strict=True)}
-
-
 SETTLE_SECONDS = 3.0  # how long an enforcer (Calico, kube-router) may take to apply a policy just written
 
 
@@ -119,12 +112,12 @@ def wait_for_policies_to_apply(kube: Any, namespaces: Iterable[str], seconds: fl
     """Give the NetworkPolicy enforcer time to apply what was written just now: sleep until the newest change to
     a NetworkPolicy of `namespaces` (its creation or an update, as managedFields date it) is `seconds` old. A check
     run right after `kubectl apply` would otherwise judge the rules the enforcer had a moment ago."""
-    newest = None
-    for namespace in namespaces:
-        for policy in kube.networking.list_namespaced_network_policy(namespace, _request_timeout=15).items:
-            times = [policy.metadata.creation_timestamp]
-            times += [entry.time for entry in policy.metadata.managed_fields or [] if entry.time]
-            newest = max([t for t in times if t] + ([newest] if newest else []))
-    if newest is not None:
-        age = (datetime.now(UTC) - newest).total_seconds()
+    policies = [
+        p for n in namespaces for p in kube.networking.list_namespaced_network_policy(n, _request_timeout=15).items
+    ]
+    changes = [p.metadata.creation_timestamp for p in policies]
+    changes += [entry.time for p in policies for entry in p.metadata.managed_fields or []]
+    dated = [t for t in changes if t]
+    if dated:
+        age = (datetime.now(UTC) - max(dated)).total_seconds()
         time.sleep(min(seconds, max(0.0, seconds - age)))
