@@ -42,20 +42,24 @@ def configure_containerd(address: str) -> None:
     (host_dir / "hosts.toml").write_text(hosts_toml(address))
 
 
+def _without_our_line(text: str) -> str:
+    return "".join(line for line in text.splitlines(keepends=True) if not line.endswith(HOSTS_COMMENT + "\n"))
+
+
 def map_hostname(ip: str, hosts: Path = HOSTS_FILE) -> None:
     """/etc/hosts maps HOSTNAME to `ip` (one line of ours, rewritten in place: the file may be a bind mount)."""
     ours = f"{ip} {HOSTNAME} {HOSTS_COMMENT}\n"
-    lines = [line for line in hosts.read_text().splitlines(keepends=True) if not line.endswith(HOSTS_COMMENT + "\n")]
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    if ours not in hosts.read_text():
-        hosts.write_text("".join([*lines, ours]))
+    text = hosts.read_text()
+    if ours in text:
+        return
+    kept = _without_our_line(text)
+    hosts.write_text(kept + ("\n" if kept and not kept.endswith("\n") else "") + ours)
 
 
 def unmap_hostname(hosts: Path = HOSTS_FILE) -> None:
     """Our line out of /etc/hosts again."""
     text = hosts.read_text()
-    kept = "".join(line for line in text.splitlines(keepends=True) if not line.endswith(HOSTS_COMMENT + "\n"))
+    kept = _without_our_line(text)
     if kept != text:
         hosts.write_text(kept)
 
