@@ -11,17 +11,13 @@ scraper `collector` and debug in monitoring-ivory (team=birch); another collecto
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 
-import jinja2
 import pytest
-import yaml
 from broken_cluster import check_without_namespace
 from lab_attempt import Attempt, failed, failed_in, message, started
 from mutation import recorded_verdicts_match
-
-from labs.versions import REPO_ROOT
+from network_policies import replace_policies, solution_policies
 
 pytestmark = [pytest.mark.testbed]
 
@@ -31,27 +27,12 @@ DEFAULT_DENY = "test_by_default_no_pod_of_the_namespace_accepts_or_opens_a_conne
 FRONTEND = "test_the_frontend_reaches_the_backend_on_its_api_port_only"
 SCRAPERS = "test_only_the_scrapers_of_the_labelled_namespaces_reach_the_metrics_port"
 DNS = "test_every_pod_of_the_namespace_still_resolves_dns_names"
-TEMPLATE = REPO_ROOT / "scenarios" / "14-network-policies" / "templates" / "policies.yaml.j2"
 
 
 @pytest.fixture(scope="module")
 def lab(testbed, tmp_path_factory) -> Iterator[Attempt]:
     with started(14, SEED, tmp_path_factory.mktemp("lab-state")) as attempt:
         yield attempt
-
-
-def solution_policies(lab: Attempt) -> dict[str, dict]:
-    rendered = jinja2.Template(TEMPLATE.read_text(), undefined=jinja2.StrictUndefined).render(**lab.params)
-    return {policy["metadata"]["name"]: policy for policy in yaml.safe_load_all(rendered)}
-
-
-def replace_policies(lab: Attempt, namespace: str, policies: list[dict]) -> None:
-    """Exactly these policies in the namespace (every other one there deleted)."""
-    api = lab.kube.networking
-    for existing in api.list_namespaced_network_policy(namespace).items:
-        api.delete_namespaced_network_policy(existing.metadata.name, namespace)
-    for policy in policies:
-        api.create_namespaced_network_policy(namespace, policy)
 
 
 def backend_ip(lab: Attempt) -> str:
@@ -61,7 +42,7 @@ def backend_ip(lab: Attempt) -> str:
 @pytest.fixture
 def near_miss(lab) -> Iterator[dict[str, dict]]:
     """The solution's policies to change; afterwards the namespaces hold the solution again."""
-    yield copy.deepcopy(solution_policies(lab))
+    yield solution_policies(lab)
     for namespace in (lab.params["trusted_namespace"], lab.params["untrusted_namespace"]):
         replace_policies(lab, namespace, [])
     replace_policies(lab, lab.params["namespace"], list(solution_policies(lab).values()))

@@ -9,17 +9,13 @@ inventory-thistle in tools-reef; seed 2 (a variant) role=cloud-agent."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 
-import jinja2
 import pytest
-import yaml
 from broken_cluster import check_without_namespace
 from lab_attempt import Attempt, failed, failed_in, message, started
 from mutation import recorded_verdicts_match
-
-from labs.versions import REPO_ROOT
+from network_policies import replace_policies, solution_policies
 
 pytestmark = [pytest.mark.testbed]
 
@@ -28,7 +24,6 @@ OTHER_SEED = 2
 BLOCKED = "test_pods_without_the_label_cannot_reach_the_metadata_endpoint"
 ALLOWED = "test_pods_with_the_label_still_reach_the_metadata_endpoint"
 EGRESS = "test_all_other_egress_keeps_working"
-TEMPLATE = REPO_ROOT / "scenarios" / "15-metadata-endpoint" / "templates" / "policies.yaml.j2"
 
 
 @pytest.fixture(scope="module")
@@ -37,25 +32,11 @@ def lab(testbed, tmp_path_factory) -> Iterator[Attempt]:
         yield attempt
 
 
-def solution_policies(lab: Attempt) -> dict[str, dict]:
-    rendered = jinja2.Template(TEMPLATE.read_text(), undefined=jinja2.StrictUndefined).render(**lab.params)
-    return {policy["metadata"]["name"]: policy for policy in yaml.safe_load_all(rendered)}
-
-
-def replace_policies(lab: Attempt, policies: list[dict]) -> None:
-    """Exactly these policies in the scenario's namespace."""
-    api, namespace = lab.kube.networking, lab.params["namespace"]
-    for existing in api.list_namespaced_network_policy(namespace).items:
-        api.delete_namespaced_network_policy(existing.metadata.name, namespace)
-    for policy in policies:
-        api.create_namespaced_network_policy(namespace, policy)
-
-
 @pytest.fixture
 def near_miss(lab) -> Iterator[dict[str, dict]]:
     """The solution's policies to change; afterwards the namespace holds the solution again."""
-    yield copy.deepcopy(solution_policies(lab))
-    replace_policies(lab, list(solution_policies(lab).values()))
+    yield solution_policies(lab)
+    replace_policies(lab, lab.params["namespace"], list(solution_policies(lab).values()))
 
 
 def test_after_setup_the_check_fails_on_the_endpoint_criterion(lab):
@@ -78,7 +59,7 @@ def test_the_recording_grades_like_the_solved_cluster(lab, shared_dir):
 
 def test_the_labels_policy_selecting_every_pod_gives_them_all_the_endpoint(lab, near_miss):
     near_miss["allow-metadata"]["spec"]["podSelector"] = {}
-    replace_policies(lab, list(near_miss.values()))
+    replace_policies(lab, lab.params["namespace"], list(near_miss.values()))
     report = lab.grade()
     assert failed(report) == {BLOCKED}
     params = lab.params
@@ -91,14 +72,14 @@ def test_the_labels_policy_selecting_every_pod_gives_them_all_the_endpoint(lab, 
 
 def test_a_second_rule_opening_port_80_everywhere_admits_the_endpoint_again(lab, near_miss):
     near_miss["deny-metadata"]["spec"]["egress"].append({"ports": [{"protocol": "TCP", "port": 80}]})
-    replace_policies(lab, list(near_miss.values()))
+    replace_policies(lab, lab.params["namespace"], list(near_miss.values()))
     report = lab.grade()
     assert failed(report) == {BLOCKED}
 
 
 def test_denying_all_egress_breaks_dns_and_the_service(lab, near_miss):
     del near_miss["deny-metadata"]["spec"]["egress"]
-    replace_policies(lab, list(near_miss.values()))
+    replace_policies(lab, lab.params["namespace"], list(near_miss.values()))
     report = lab.grade()
     assert failed(report) == {EGRESS}
     said = message(report, EGRESS)
@@ -108,7 +89,7 @@ def test_denying_all_egress_breaks_dns_and_the_service(lab, near_miss):
 
 def test_forgetting_the_labels_policy_keeps_the_agent_out_too(lab, near_miss):
     del near_miss["allow-metadata"]
-    replace_policies(lab, list(near_miss.values()))
+    replace_policies(lab, lab.params["namespace"], list(near_miss.values()))
     report = lab.grade()
     assert failed(report) == {ALLOWED}
     said = message(report, ALLOWED)  # kube-router rejects (refused), Calico drops (timed out)
