@@ -2,7 +2,7 @@
 new container started -> /readyz ok, and then -> the whole control plane ready again (kube-controller-manager and
 kube-scheduler, which lose their connection meanwhile). The manifest change is an annotation (the kubelet starts a
 new static pod for any change of the manifest), written two ways: in place, as a student's editor does, and in two
-steps, as the lab's playbooks do (playbooks/tasks/kube_apiserver_replace.yml: the old manifest out of the kubelet's
+steps, as the lab's playbooks do (playbooks/tasks/static_pod_replace.yml: the old manifest out of the kubelet's
 directory, then the new one in once the kubelet has removed the old pod's directory). Baseline measured in the same
 run: the new kube-apiserver's own start (container started -> /readyz ok), the part no testbed setting can shorten.
 Run as root on a testbed that is up: `python benchmarks/bench_apiserver_restart.py [--rounds 3] [--append FILE]`.
@@ -60,7 +60,7 @@ def _write(text: str, how: str) -> None:
     staged.write_text(text)  # renamed into place: the kubelet must never read a half-written manifest
     MANIFEST.rename(held)
     while any(POD_DIRECTORIES.glob("*/containers/kube-apiserver")):
-        time.sleep(0.05)  # the kubelet has forgotten the old pod, as kube_apiserver_replace.yml waits for
+        time.sleep(0.05)  # the kubelet has forgotten the old pod, as static_pod_replace.yml waits for
     staged.rename(MANIFEST)
     held.unlink()
 

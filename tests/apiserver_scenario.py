@@ -36,31 +36,45 @@ def _down_after_the_edit(before: int | None) -> Callable[[ApiserverStatus], bool
     return lambda status: not status.ready and (before is None or not Path(f"/proc/{before}").exists())
 
 
-def _kubelet_knows_an_apiserver_pod() -> bool:
-    """Whether the kubelet still has a pod with a kube-apiserver container (its folder below its pods directory)."""
-    return any(Path("/var/lib/kubelet/pods").glob("*/containers/kube-apiserver"))
+def _kubelet_knows_a_pod_of(component: str) -> bool:
+    """Whether the kubelet still has a pod with a container named `component` (its folder below its pods directory)."""
+    return any(Path("/var/lib/kubelet/pods").glob(f"*/containers/{component}"))
 
 
-def replace_manifest(text: str) -> None:
-    """Write the manifest `text` the way playbooks/tasks/kube_apiserver_replace.yml does: the old manifest out of
-    the kubelet's directory, and the new one renamed in once the kubelet has forgotten the old pod (its folder is
-    gone); written in place, the kubelet would start the new pod only 10 s after the old one was gone."""
-    staged, held = (MANIFEST.parent.parent / f"kube-apiserver.{which}.yaml" for which in ("next", "old"))
+def replace_manifest(text: str, component: str = "kube-apiserver") -> None:
+    """Write the static pod manifest `text` of a control-plane component the way
+    playbooks/tasks/static_pod_replace.yml does: the old manifest out of the kubelet's directory, and the new one
+    renamed in once the kubelet has forgotten the old pod (its folder is gone); written in place, the kubelet would
+    start the new pod only 10 s after the old one was gone."""
+    manifest = MANIFEST.with_name(f"{component}.yaml")
+    staged, held = (MANIFEST.parent.parent / f"{component}.{which}.yaml" for which in ("next", "old"))
     staged.write_text(text)
-    MANIFEST.rename(held)
+    manifest.rename(held)
     try:
         deadline = time.monotonic() + 60
-        while _kubelet_knows_an_apiserver_pod() and time.monotonic() < deadline:
+        while _kubelet_knows_a_pod_of(component) and time.monotonic() < deadline:
             time.sleep(0.25)
     finally:
-        staged.rename(MANIFEST)
+        staged.rename(manifest)
         held.unlink()
 
 
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
+def _without_restart_stamp(text: str) -> object:
+    manifest = yaml.safe_load(text)
+    if isinstance(manifest, dict) and isinstance(manifest.get("metadata"), dict):
+        (manifest["metadata"].get("annotations") or {}).pop(RESTARTED_AT, None)
+    return manifest
+
+
 def same_manifest(one: str, other: str) -> bool:
-    """The same pod (the kubelet compares the parsed pod, not the text: no restart between the two)."""
+    """The same pod (the kubelet compares the parsed pod, not the text), but for the restartedAt annotation that
+    playbooks/tasks/static_pod_flags.yml stamps on every change it makes (to leave no crash-loop back-off behind): a
+    reset that took its flags out again leaves the manifest as it found it, and restarts nothing more."""
     try:
-        return yaml.safe_load(one) == yaml.safe_load(other)
+        return _without_restart_stamp(one) == _without_restart_stamp(other)
     except yaml.YAMLError:
         return one == other
 

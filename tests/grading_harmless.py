@@ -20,6 +20,7 @@ from labs.graderlib.recording import Recording
 
 REVIEWS = ("/apis/authorization.k8s.io/", "/apis/authentication.k8s.io/")
 VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation")
+MIRROR = "kubernetes.io/config.mirror"  # the annotation of the API's copy of a static pod
 
 
 def _listers(kube: Any) -> dict[str, Any]:
@@ -43,11 +44,13 @@ def _listers(kube: Any) -> dict[str, Any]:
 def api_objects(kube: Any) -> dict[str, str]:
     """`Kind namespace/name` -> a digest of the object without its status and what the API server bumps. Objects
     being deleted are left out: one that was already going (the old pod of a rollout the solution made) may be gone
-    after the grading without the grading's doing; one the grading deletes is there before and not after."""
+    after the grading without the grading's doing; one the grading deletes is there before and not after. So are
+    mirror pods: the kubelet replaces the API's copy of a static pod it restarted on its own schedule (its next pod
+    sync, up to a minute later), and puts back whatever else happens to one."""
     state = {}
     for kind, lister in _listers(kube).items():
         for item in lister(_request_timeout=15).items:
-            if item.metadata.deletion_timestamp is not None:
+            if item.metadata.deletion_timestamp is not None or MIRROR in (item.metadata.annotations or {}):
                 continue
             data = kube.api_client.sanitize_for_serialization(item)
             data.pop("status", None)
