@@ -54,6 +54,11 @@ class ScenarioSpec(BaseModel):
         Field(description="the task starts (or may end) with kube-apiserver down: start, check, solution and reset "
               "run without first asking the API server to answer"),
     ] = False  # fmt: skip
+    apiserver_down_after_setup: Annotated[
+        bool,
+        Field(description="the setup leaves kube-apiserver down on purpose (the task is to bring it back): an exam "
+              "sets it up after every other task, whose setups need the API server; implies apiserver_may_be_down"),
+    ] = False  # fmt: skip
     exclusive: Annotated[
         list[Annotated[str, Field(pattern=SHARED_COMPONENT, max_length=40)]],
         Field(description="shared components the task takes over (e.g. falco-rules), or a part of one "
@@ -78,6 +83,12 @@ class ScenarioSpec(BaseModel):
         Field(description="what the setup needs of a target beyond a cluster (labs/capabilities.py, e.g. apparmor): "
               "`lab start` refuses a target without it and an exam never draws the scenario there"),
     ] = []  # fmt: skip
+
+    @model_validator(mode="after")
+    def _down_after_setup_is_down(self) -> ScenarioSpec:
+        if self.apiserver_down_after_setup and not self.apiserver_may_be_down:
+            raise ValueError("apiserver_down_after_setup needs apiserver_may_be_down: true")
+        return self
 
     @model_validator(mode="after")
     def _derived_names_are_new(self) -> ScenarioSpec:

@@ -65,7 +65,14 @@ def choose(scenarios: list[Scenario], count: int, seed: int) -> list[Choice]:
 
 
 def setup_order(scenarios: list[Scenario]) -> list[int]:
-    """The indexes of an exam's scenarios in the order to set them up: one that may leave kube-apiserver down
-    (`apiserver_may_be_down`; 08 leaves it down on purpose) after every other, since their setups need the API
-    server; otherwise as asked. `lab exam clean` goes the other way round (the apiserver's reset first)."""
-    return sorted(range(len(scenarios)), key=lambda index: scenarios[index].spec.apiserver_may_be_down)
+    """The indexes of an exam's scenarios in the order to set them up: those that may leave kube-apiserver down
+    (`apiserver_may_be_down`) after the others, and the one whose setup leaves it down on purpose
+    (`apiserver_down_after_setup`, 08) last, since every other setup needs the API server; otherwise as asked.
+    `lab exam clean` goes the other way round (the apiserver's reset first)."""
+    return sorted(
+        range(len(scenarios)),
+        key=lambda index: (
+            scenarios[index].spec.apiserver_may_be_down,
+            scenarios[index].spec.apiserver_down_after_setup,
+        ),
+    )
