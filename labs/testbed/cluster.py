@@ -63,6 +63,9 @@ CONFIG_DIR = Path("/etc/cks-lab-testbed")
 KUBEADM_PATCHES = CONFIG_DIR / "kubeadm-patches"
 RUNSC_CONFIG = CONFIG_DIR / "runsc.toml"
 KUBE_BENCH_CFG = Path("/etc/kube-bench/cfg")  # where kube-bench's release packages put its checks, as on the VMs
+# The node tools a student (and a grader) runs by name, on PATH as on the VMs (their packages put them in /usr/bin).
+NODE_TOOLS = ("crictl", "etcdctl", "kube-bench")
+NODE_TOOLS_DIR = Path("/usr/local/bin")
 # gVisor's platform: systrap (runsc's default) and ptrace run here; KVM hung (docs/testbed.md).
 GVISOR_PLATFORM = "systrap"
 # The kubelet kills the old kube-apiserver of a changed manifest only when its pod's grace period is over (30 s by
@@ -378,6 +381,7 @@ def _prepare_host() -> None:
     (CONFIG_DIR / "containerd.toml").write_text(containerd_config())
     RUNSC_CONFIG.write_text(runsc_config())
     _link_kube_bench_checks()
+    _link_node_tools()
     CNI_CONF.write_text(cni_config())
     registry.configure_containerd(REGISTRY)
     registry.map_hostname(NODE_IP)
@@ -395,6 +399,16 @@ def _link_kube_bench_checks() -> None:
     KUBE_BENCH_CFG.parent.mkdir(parents=True, exist_ok=True)
     KUBE_BENCH_CFG.unlink(missing_ok=True)
     KUBE_BENCH_CFG.symlink_to(checks)
+
+
+def _link_node_tools() -> None:
+    """/usr/local/bin/crictl and the other NODE_TOOLS: links to the built ones, unless a package installed its own."""
+    for tool in NODE_TOOLS:
+        link = NODE_TOOLS_DIR / tool
+        if link.exists() and not link.is_symlink():
+            continue
+        link.unlink(missing_ok=True)
+        link.symlink_to(build.binaries_dir() / tool)
 
 
 SERVICE_REJECT = [
@@ -646,8 +660,9 @@ def down(log: Callable[[str], None] = print) -> None:
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
-    if KUBE_BENCH_CFG.is_symlink():  # ours; a directory a kube-bench package installed stays
-        KUBE_BENCH_CFG.unlink()
+    for link in (KUBE_BENCH_CFG, *(NODE_TOOLS_DIR / tool for tool in NODE_TOOLS)):
+        if link.is_symlink() and str(link.readlink()).startswith(str(build.cache_dir())):  # ours; others' stay
+            link.unlink()
     log(f"testbed down in {time.monotonic() - started:.1f}s")
 
 
