@@ -25,6 +25,7 @@ class Versions(BaseModel):
     coredns_version: str
     crane_version: str
     kube_router_version: str
+    traefik_version: str
     gvisor_go_version: str
     gvisor_release: str
     kube_bench_version: str

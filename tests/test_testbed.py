@@ -119,6 +119,7 @@ def test_status_json_says_ready_with_every_component_running():
                 "kube-proxy",
                 "coredns",
                 "kube-router",
+                "traefik",
                 "metadata-endpoint",
                 "registry",
                 "gvisor",

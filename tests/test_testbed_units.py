@@ -52,7 +52,10 @@ def test_kubernetes_is_built_with_every_staging_module_replaced_by_its_published
         "module k8s.io/kubernetes\nreplace (\n\tk8s.io/api => ./staging/src/k8s.io/api\n"
         "\tk8s.io/streaming => ./staging/src/k8s.io/streaming\n)\n"
     )
-    assert build._staging_replaces(upstream) == [("k8s.io/api", "v0.37.2"), ("k8s.io/streaming", "v0.37.2")]
+    assert build._staging_replaces(upstream) == [
+        ("k8s.io/api", "k8s.io/api", "v0.37.2"),
+        ("k8s.io/streaming", "k8s.io/streaming", "v0.37.2"),
+    ]
 
 
 def test_components_follow_the_pinned_versions():

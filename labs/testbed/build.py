@@ -1,9 +1,10 @@
 """Build the testbed's binaries from the Go module proxy, cached under ~/.cache/cks-lab keyed by version.
 
 Each component is built in a small wrapper Go module that requires the upstream module at the pinned version.
-k8s.io/kubernetes maps its staging modules to local directories with `replace`, which Go honours only in the main
-module, so the wrapper replaces each of them with its published `v0.MINOR.PATCH` release (read from the upstream
-go.mod itself, so a new Kubernetes version needs no change here). Nothing prebuilt is downloaded.
+Go honours `replace` only in the main module: k8s.io/kubernetes maps its staging modules to local directories, so the
+wrapper replaces each of them with its published `v0.MINOR.PATCH` release, and Traefik swaps three dependencies for
+its forks, which the wrapper swaps alike. Both are read from the upstream go.mod itself, so a new version needs no
+change here. Nothing prebuilt is downloaded.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ class Component:
     tags: tuple[str, ...] = ()
     extra_requires: tuple[tuple[str, str], ...] = ()
     data: tuple[str, ...] = ()  # directories of the module the programs read at run time, copied beside them
-    replaces_from: Callable[[Path], list[tuple[str, str]]] | None = field(default=None, compare=False)
+    # the wrapper's `replace` lines, (module [version], replacement module, its version), read from the upstream module
+    replaces_from: Callable[[Path], list[tuple[str, str, str]]] | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:
@@ -144,6 +146,19 @@ def components(versions: Versions | None = None) -> list[Component]:
             ),
         ),
         Component(
+            name="traefik",
+            module="github.com/traefik/traefik/v3",
+            version="v" + v.traefik_version,
+            # The web UI is not built: upstream's webui/static holds only a placeholder file outside its releases, which
+            # go:embed takes as it is; the dashboard stays off, the proxy does not need it.
+            programs=(Program("traefik", "github.com/traefik/traefik/v3/cmd/traefik"),),
+            ldflags=(
+                f"-X github.com/traefik/traefik/v3/pkg/version.Version=v{v.traefik_version}",
+                f"-X github.com/traefik/traefik/v3/pkg/version.BuildDate={FIXED_BUILD_DATE}",
+            ),
+            replaces_from=_module_replaces,
+        ),
+        Component(
             name="go-containerregistry",
             module="github.com/google/go-containerregistry",
             version="v" + v.crane_version,
@@ -190,13 +205,20 @@ def components(versions: Versions | None = None) -> list[Component]:
     ]
 
 
-def _staging_replaces(upstream: Path) -> list[tuple[str, str]]:
-    """`k8s.io/api => ./staging/...` in k8s.io/kubernetes' go.mod becomes `k8s.io/api v0.MINOR.PATCH`."""
+def _staging_replaces(upstream: Path) -> list[tuple[str, str, str]]:
+    """`k8s.io/api => ./staging/...` in k8s.io/kubernetes' go.mod becomes `k8s.io/api => k8s.io/api v0.MINOR.PATCH`."""
     version = re.search(r"@v1\.(\d+\.\d+)", str(upstream))
     if not version:
         raise BuildError(f"cannot tell the Kubernetes version from {upstream}")
     staging = re.findall(r"^\s*(k8s\.io/[\w.-]+)\s*=>\s*\./staging/", (upstream / "go.mod").read_text(), re.M)
-    return [(module, "v0." + version.group(1)) for module in staging]
+    return [(module, module, "v0." + version.group(1)) for module in staging]
+
+
+def _module_replaces(upstream: Path) -> list[tuple[str, str, str]]:
+    """The upstream go.mod's replacements by another module at a version (`a [vX] => b vY`, in a block or on a line
+    of its own), as they are; those by a local directory have no version and are left out."""
+    line = r"^[ \t]*(?:replace[ \t]+)?([^\s(]+(?:[ \t]+v\S+)?)[ \t]*=>[ \t]*(\S+)[ \t]+(v\S+)[ \t]*(?://.*)?$"
+    return re.findall(line, (upstream / "go.mod").read_text(), re.M)
 
 
 def bin_dir(component: Component) -> Path:
@@ -303,13 +325,13 @@ def _write_overlay(program: Program, work: Path) -> Path:
     return path
 
 
-def _wrapper_go_mod(component: Component, requires: list[tuple[str, str]], replaces: list[tuple[str, str]]) -> str:
+def _wrapper_go_mod(component: Component, requires: list[tuple[str, str]], replaces: list[tuple[str, str, str]]) -> str:
     lines = [f"module cks-lab.invalid/build/{component.name}", "", f"go {GO_DIRECTIVE}", "", "require ("]
     lines += [f"\t{module} {version}" for module, version in requires]
     lines.append(")")
     if replaces:
         lines += ["", "replace ("]
-        lines += [f"\t{module} => {module} {version}" for module, version in replaces]
+        lines += [f"\t{module} => {replacement} {version}" for module, replacement, version in replaces]
         lines.append(")")
     lines += ["", "tool ("]
     lines += [f"\t{program.package}" for program in component.programs]

@@ -41,6 +41,7 @@ SERVICE_SUBNET = "10.96.0.0/12"
 CNI_BRIDGE = "cni0"
 KUBEADM_TEMPLATE = REPO_ROOT / "playbooks/roles/control_plane/templates/kubeadm-config.yaml.j2"
 KUBE_ROUTER_TEMPLATE = Path(__file__).parent / "files" / "kube-router.yaml.j2"
+TRAEFIK_TEMPLATE = REPO_ROOT / "playbooks/roles/traefik/templates/traefik.yaml.j2"  # shared with the traefik role
 KUBE_ROUTER_HEALTH_PORT = 20244
 
 ETC_KUBERNETES = Path("/etc/kubernetes")
@@ -149,10 +150,8 @@ def kubeadm_config() -> str:
     if not KUBEADM_TEMPLATE.exists():
         raise TestbedError(f"the kubeadm config template {KUBEADM_TEMPLATE} is missing")
     v = pinned()
-    template = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True).from_string(
-        KUBEADM_TEMPLATE.read_text()
-    )
-    return template.render(
+    return _render(
+        KUBEADM_TEMPLATE,
         kubernetes_version=v.kubernetes_version,
         node_name=NODE_NAME,
         advertise_address=ADVERTISE_ADDRESS,
@@ -180,6 +179,12 @@ def kubeadm_config() -> str:
             "failSwapOn": False,
         },
     )
+
+
+def _render(template: Path, **variables: object) -> str:
+    """A template rendered with plain jinja2, every variable it names required."""
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return environment.from_string(template.read_text()).render(**variables)
 
 
 def _has_capability(bit: int) -> bool:
@@ -311,7 +316,7 @@ def up(log: Callable[[str], None] = print) -> Path:
         _kubeadm_init(log)
         _wait_ready(log, timeout=240)
         INITIALISED.write_text(f"{pinned().kubernetes_version}\n")
-    _apply_kube_router()
+    _apply_addons()
     SECCOMP_DIR.mkdir(parents=True, exist_ok=True)
     metadata.start(RUN_DIR, LOG_DIR, CONFIG_DIR / "metadata", _path_env())
     _start_registry(log)
@@ -529,19 +534,22 @@ def _add_missing_addons(log: Callable[[str], None]) -> None:
 
 def kube_router_manifest() -> str:
     """The RBAC and DaemonSet of kube-router's NetworkPolicy firewall (files/kube-router.yaml.j2)."""
-    template = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True).from_string(
-        KUBE_ROUTER_TEMPLATE.read_text()
-    )
-    return template.render(image=images.KUBE_ROUTER_IMAGE, health_port=KUBE_ROUTER_HEALTH_PORT)
+    return _render(KUBE_ROUTER_TEMPLATE, image=images.KUBE_ROUTER_IMAGE, health_port=KUBE_ROUTER_HEALTH_PORT)
 
 
-def _apply_kube_router() -> None:
-    """kube-router's objects, created or brought back to the manifest (`kubectl apply`: idempotent)."""
-    _run(
-        [_bin("kubectl"), f"--kubeconfig={KUBECONFIG}", "apply", "-f", "-"],
-        "kubectl apply kube-router",
-        stdin=kube_router_manifest(),
-    )
+def traefik_manifest() -> str:
+    """The ingress controller: Traefik serving IngressClass nginx, the traefik role's manifest with our image."""
+    return _render(TRAEFIK_TEMPLATE, traefik_image=images.TRAEFIK_IMAGE)
+
+
+def _apply_addons() -> None:
+    """kube-router's and Traefik's objects, created or brought back to their manifests (`kubectl apply`: idempotent)."""
+    for name, manifest in (("kube-router", kube_router_manifest()), ("traefik", traefik_manifest())):
+        _run(
+            [_bin("kubectl"), f"--kubeconfig={KUBECONFIG}", "apply", "-f", "-"],
+            f"kubectl apply {name}",
+            stdin=manifest,
+        )
 
 
 def _start_registry(log: Callable[[str], None]) -> None:
@@ -556,10 +564,10 @@ def _start_registry(log: Callable[[str], None]) -> None:
 
 
 def _wait_addons(log: Callable[[str], None], timeout: float) -> None:
-    """Until kube-proxy and kube-router answer their health checks and CoreDNS runs."""
-    log("waiting for kube-proxy, CoreDNS and kube-router")
+    """Until kube-proxy and kube-router answer their health checks and CoreDNS and Traefik run."""
+    log("waiting for kube-proxy, CoreDNS, kube-router and Traefik")
     try:
-        _wait(_addons_run, timeout, f"kube-proxy, CoreDNS and kube-router did not run within {timeout:.0f}s")
+        _wait(_addons_run, timeout, f"kube-proxy, CoreDNS, kube-router and Traefik did not run within {timeout:.0f}s")
     except TestbedError as error:
         reasons = [f"{name}: {state}" for name, state in status().components.items() if state != "running"]
         raise TestbedError("; ".join([str(error), *reasons])) from None
@@ -574,6 +582,7 @@ def _addon_states() -> dict[str, str]:
         "kube-proxy": _addon_state("kube-proxy", KUBE_PROXY_HEALTH),
         "coredns": _addon_state("coredns"),
         "kube-router": _addon_state("kube-router", f"http://127.0.0.1:{KUBE_ROUTER_HEALTH_PORT}/healthz"),
+        "traefik": _addon_state("traefik"),
     }
 
 
@@ -859,8 +868,9 @@ def _exited(container: dict, label: str) -> str:
 
 
 def _addon_state(container: str, health: str | None = None) -> str:
-    """An addon kubeadm deployed (kube-proxy, CoreDNS): running when its health endpoint answers (kube-proxy, on
-    the host network) or a container of its runs (CoreDNS, whose pod network the host does not probe by name)."""
+    """An addon (kube-proxy, CoreDNS, kube-router, Traefik): running when its health endpoint answers (those on the
+    host network) or a container of its runs (CoreDNS and Traefik, whose pod network the host does not probe by
+    name)."""
     if health and _probe_http(health):
         return "running"
     try:

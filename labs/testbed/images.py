@@ -27,6 +27,7 @@ LOCAL_REGISTRY = "cks-lab.local"
 BUSYBOX_IMAGE = f"{LOCAL_REGISTRY}/busybox:1.35"
 NGINX_IMAGE = f"{LOCAL_REGISTRY}/nginx:1.22"
 KUBE_ROUTER_IMAGE = f"{LOCAL_REGISTRY}/kube-router:v{pinned().kube_router_version}"
+TRAEFIK_IMAGE = f"{LOCAL_REGISTRY}/traefik:v{pinned().traefik_version}"  # the ingress controller (our build)
 AGNHOST_IMAGE = f"{LOCAL_REGISTRY}/agnhost:v{pinned().kubernetes_version}"  # built from k8s.io/kubernetes' test/images
 NGINX_UID = 101
 XTABLES_EXTENSIONS = Path("/usr/lib/x86_64-linux-gnu/xtables")
@@ -171,6 +172,11 @@ def images() -> list[Image]:
             oci.ImageConfig(entrypoint=["/coredns"], exposed_ports=["53/tcp", "53/udp"]),
         ),
         Image(KUBE_ROUTER_IMAGE, _kube_router, oci.ImageConfig(entrypoint=["/usr/local/bin/kube-router"])),
+        Image(
+            TRAEFIK_IMAGE,
+            lambda: [oci.Entry.host_file("/usr/local/bin/traefik", binaries_dir() / "traefik")],
+            oci.ImageConfig(entrypoint=["/usr/local/bin/traefik"], exposed_ports=["8000/tcp", "8443/tcp"]),
+        ),
         Image(
             AGNHOST_IMAGE,
             lambda: [oci.Entry.host_file("/agnhost", binaries_dir() / "agnhost")],
