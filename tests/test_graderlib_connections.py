@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from labs.graderlib import connections
+from labs.graderlib import connections, settle
 from labs.graderlib.connections import Attempt, Outcome, Source
 from labs.graderlib.probes import ExecResult
 
@@ -93,7 +93,7 @@ def policies(*ages: float):
 )
 def test_a_fresh_policy_gets_the_rest_of_the_settling_time_and_no_more(monkeypatch, ages, slept):
     sleeps: list[float] = []
-    monkeypatch.setattr(connections.time, "sleep", sleeps.append)
+    monkeypatch.setattr(settle.time, "sleep", sleeps.append)
     connections.wait_for_policies_to_apply(policies(*ages), ["shop"])
     if slept is None:
         assert sleeps == []

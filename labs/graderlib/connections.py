@@ -9,14 +9,13 @@ the caller to prove (an attempt from inside the server's own pod, which no Netwo
 from __future__ import annotations
 
 import shlex
-import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from labs.graderlib.probes import ExecResult, Probe
+from labs.graderlib.settle import wait_until_settled
 
 SECONDS = 2  # a NetworkPolicy drops or rejects at once; a connection that is allowed is made well within this
 
@@ -109,15 +108,9 @@ SETTLE_SECONDS = 3.0  # how long an enforcer (Calico, kube-router) may take to a
 
 
 def wait_for_policies_to_apply(kube: Any, namespaces: Iterable[str], seconds: float = SETTLE_SECONDS) -> None:
-    """Give the NetworkPolicy enforcer time to apply what was written just now: sleep until the newest change to
-    a NetworkPolicy of `namespaces` (its creation or an update, as managedFields date it) is `seconds` old. A check
-    run right after `kubectl apply` would otherwise judge the rules the enforcer had a moment ago."""
-    policies = [
-        p for n in namespaces for p in kube.networking.list_namespaced_network_policy(n, _request_timeout=15).items
-    ]
-    changes = [p.metadata.creation_timestamp for p in policies]
-    changes += [entry.time for p in policies for entry in p.metadata.managed_fields or []]
-    dated = [t for t in changes if t]
-    if dated:
-        age = (datetime.now(UTC) - max(dated)).total_seconds()
-        time.sleep(min(seconds, max(0.0, seconds - age)))
+    """Give the NetworkPolicy enforcer time to apply what was written just now: until the newest change to a
+    NetworkPolicy of `namespaces` is `seconds` old."""
+    wait_until_settled(
+        (p for n in namespaces for p in kube.networking.list_namespaced_network_policy(n, _request_timeout=15).items),
+        seconds,
+    )
