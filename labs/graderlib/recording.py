@@ -108,12 +108,16 @@ def _uid(item: Any) -> str | None:
     return (item.get("metadata") or {}).get("uid") if isinstance(item, dict) else None
 
 
+PUBLIC_SECRET_KEYS = ("tls.crt", "ca.crt")  # a TLS Secret's certificates, which every client is shown anyway
+
+
 def _redacted(body: Any) -> Any:
-    """A Secret's (or a list of them) values replaced: no credentials in a recording."""
+    """A Secret's (or a list of them) values replaced, but for certificates: no credentials in a recording."""
     if isinstance(body, dict) and body.get("kind") in ("Secret", "SecretList"):
         items = body.get("items") if body.get("kind") == "SecretList" else [body]
         for item in items or []:
-            item["data"] = {key: REDACTED for key in item.get("data") or {}}
+            data = item.get("data") or {}
+            item["data"] = {key: value if key in PUBLIC_SECRET_KEYS else REDACTED for key, value in data.items()}
             item.pop("stringData", None)
     return body
 
