@@ -1,4 +1,5 @@
-"""`lab testbed build | up | down | status [--json]`: the real single-node cluster used by tests and CI."""
+"""`lab testbed build | up | down | status [--json] | restart-kubelet`: the real single-node cluster used by tests
+and CI."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions.add_parser("down", help="stop everything and remove the cluster's state")
     status = actions.add_parser("status", help="show each component and whether the node is Ready")
     status.add_argument("--json", action="store_true", help="print JSON")
+    actions.add_parser(
+        "restart-kubelet",
+        help="restart the kubelet as `systemctl restart kubelet` does on a node (it reads its config again)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -51,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
                     for name, value in state.components.items():
                         print(f"  {name:<24} {value}")
                 return 0 if state.ready else 1
+            case "restart-kubelet":
+                cluster.stop_kubelet()
+                cluster.start_kubelet()
     except (cluster.TestbedError, build.BuildError, images.ImageError) as error:
         _log(f"testbed: {error}")
         return 2
