@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from lab_attempt import Attempt, failed, failed_in, message, started
 from mutation import recorded_verdicts_match
+from waiting import wait_for
 
 from labs.graderlib.ingress import certificate_in_file, served_certificate
 
@@ -84,10 +84,11 @@ def _until_the_controller_presents_the_certificate(lab: Attempt, timeout: float 
     serves; grading sooner would judge the controller's lag, not the solution."""
     host = lab.target.host("controlplane")
     given = certificate_in_file(host, f"{lab.params['kept']}/tls.crt")
-    deadline = time.monotonic() + timeout
-    while served_certificate(host, lab.params["host"]).fingerprint != given.fingerprint:
-        assert time.monotonic() < deadline, f"Traefik did not present the Secret's certificate within {timeout:.0f}s"
-        time.sleep(1)
+    wait_for(
+        lambda: served_certificate(host, lab.params["host"]).fingerprint == given.fingerprint,
+        timeout,
+        "Traefik to present the Secret's certificate",
+    )
 
 
 def test_the_reference_solution_passes(lab):

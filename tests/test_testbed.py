@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from tls_certificates import serving_certificate
+from waiting import wait_for
 
 from labs.testbed import build, cluster, images, metadata
 from labs.versions import pinned
@@ -37,15 +37,6 @@ def kubectl(
     if check and result.returncode:
         raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
     return result
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 SLEEP = ["sleep", "3600"]

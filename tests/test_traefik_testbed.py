@@ -9,9 +9,8 @@ import json
 import socket
 import ssl
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 from tls_certificates import serving_certificate
+from waiting import wait_for
 
 from labs.testbed import build, cluster, images
 
@@ -41,15 +41,6 @@ def kubectl(*args: str, input: str | None = None, check: bool = True) -> subproc
     if check and result.returncode:
         raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
     return result
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def apply(*objects: dict) -> None:
