@@ -17,6 +17,7 @@ from labs.graderlib.control_plane import (
     unhealthy_components,
 )
 from labs.graderlib.kube_bench import CheckResult, run_checks
+from labs.graderlib.nodes import not_ready
 from labs.k8s import Kube
 
 APISERVER_CHECK = "1.2.15"
@@ -92,8 +93,5 @@ def test_the_cluster_stays_healthy(node, kube: Kube):
     """kube-apiserver, etcd, kube-controller-manager, kube-scheduler and the kubelet stay healthy; controlplane Ready"""
     unhealthy = unhealthy_components(node("controlplane"))
     assert not unhealthy, f"not healthy: {', '.join(unhealthy)}; expected every component to answer 200"
-    controlplane = kube.get(kube.core.read_node, "controlplane")
-    ready = controlplane is not None and any(
-        condition.type == "Ready" and condition.status == "True" for condition in controlplane.status.conditions or []
-    )
-    assert ready, "node controlplane is not Ready; expected it Ready"
+    problem = not_ready(kube, "controlplane")
+    assert problem is None, f"{problem}; expected it Ready"

@@ -9,6 +9,7 @@ passes when the running kubelet answers as asked.
 import pytest
 
 from labs.graderlib.kubelet import API, PROBE_USER, READ_ONLY, KubeletAnswers, kubelet_answers
+from labs.graderlib.nodes import not_ready
 from labs.k8s import Kube
 
 WHAT = {0: "no connection", 200: "200: served", 401: "401 Unauthorized", 403: "403 Forbidden"}
@@ -57,8 +58,5 @@ def test_the_read_only_port_is_closed(answers):
 def test_the_node_stays_ready(answers, kube: Kube):
     """The kubelet answers its health check and node controlplane is Ready"""
     assert answers.health == 200, f"the kubelet's health check answered {_said(answers.health)}; expected 200"
-    controlplane = kube.get(kube.core.read_node, "controlplane")
-    ready = controlplane is not None and any(
-        condition.type == "Ready" and condition.status == "True" for condition in controlplane.status.conditions or []
-    )
-    assert ready, "node controlplane is not Ready; expected it Ready"
+    problem = not_ready(kube, "controlplane")
+    assert problem is None, f"{problem}; expected it Ready"
