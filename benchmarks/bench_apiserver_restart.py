@@ -1,10 +1,11 @@
 """One kube-apiserver restart on the testbed, step by step: the manifest written -> the old container stopped -> the
 new container started -> /readyz ok, and then -> the whole control plane ready again (kube-controller-manager and
 kube-scheduler, which lose their connection meanwhile). The manifest change is an annotation (the kubelet starts a
-new static pod for any change of the manifest), written two ways: in place, as a student's editor does, and in two
-steps, as the lab's playbooks do (playbooks/tasks/static_pod_replace.yml: the old manifest out of the kubelet's
-directory, then the new one in once the kubelet has removed the old pod's directory). Baseline measured in the same
-run: the new kube-apiserver's own start (container started -> /readyz ok), the part no testbed setting can shorten.
+new static pod for any change of the manifest), written three ways: in place, as a student's editor does; in two
+steps waiting for the old pod's folder only (the lab's way until 2026-12-07); and in two steps as the lab's
+playbooks do now (playbooks/files/swap_static_pods.sh: the old manifest out of the kubelet's directory, then the new
+one in once the kubelet has removed the old pod's folder and its cgroup). Baseline measured in the same run: the new
+kube-apiserver's own start (container started -> /readyz ok), the part no testbed setting can shorten.
 Run as root on a testbed that is up: `python benchmarks/bench_apiserver_restart.py [--rounds 3] [--append FILE]`.
 """
 
@@ -48,19 +49,24 @@ def _status(container_id: str) -> dict:
     return json.loads(_crictl("inspect", container_id))["status"]
 
 
-HOW = ("in place", "in two steps")
+SWAP = Path(__file__).parents[1] / "playbooks/files/swap_static_pods.sh"
+HOW = ("in place", "two steps, folder only", "two steps")
 
 
 def _write(text: str, how: str) -> None:
-    """The manifest `text` written in place, or in two steps (the old manifest out until its container stopped)."""
+    """The manifest `text` written in place, or in two steps: the old manifest out until the kubelet has removed the
+    old pod's folder, or until the lab's script (its folder and its cgroup) says it has forgotten the old pod."""
     if how == "in place":
         MANIFEST.write_text(text)
         return
-    held, staged = (MANIFEST.parent.parent / f"kube-apiserver.bench-{which}.yaml" for which in ("old", "next"))
+    held, staged = (MANIFEST.parent.parent / f"kube-apiserver.{which}.yaml" for which in ("old", "next"))
     staged.write_text(text)  # renamed into place: the kubelet must never read a half-written manifest
+    if how == "two steps":
+        subprocess.run(["bash", str(SWAP), str(POD_DIRECTORIES.parent), str(MANIFEST)], check=True)
+        return
     MANIFEST.rename(held)
     while any(POD_DIRECTORIES.glob("*/containers/kube-apiserver")):
-        time.sleep(0.05)  # the kubelet has forgotten the old pod, as static_pod_replace.yml waits for
+        time.sleep(0.05)
     staged.rename(MANIFEST)
     held.unlink()
 
@@ -114,7 +120,7 @@ def main() -> None:
         while not cluster.apiserver_ready():
             time.sleep(0.5)
         cluster.wait_until_ready(300)
-    rows = [f"| step (seconds after the manifest was written) | {' | '.join(HOW)} |", "|---|---|---|"]
+    rows = [f"| step (seconds after the manifest was written) | {' | '.join(HOW)} |", "|---" * (len(HOW) + 1) + "|"]
     for step in rounds[HOW[0]][0]:
         cells = []
         for how in HOW:

@@ -8,7 +8,6 @@ the other proof lane never meets one of these restarts.
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,27 +35,24 @@ def _down_after_the_edit(before: int | None) -> Callable[[ApiserverStatus], bool
     return lambda status: not status.ready and (before is None or not Path(f"/proc/{before}").exists())
 
 
-def _kubelet_knows_a_pod_of(component: str) -> bool:
-    """Whether the kubelet still has a pod with a container named `component` (its folder below its pods directory)."""
-    return any(Path("/var/lib/kubelet/pods").glob(f"*/containers/{component}"))
+SWAP = Path(__file__).parents[1] / "playbooks/files/swap_static_pods.sh"
+KUBELET_DIR = "/var/lib/kubelet"
+
+
+def replace_manifests(texts: dict[str, str]) -> None:
+    """Write the static pod manifests `texts` (control-plane component -> text) the way
+    playbooks/tasks/static_pod_replace.yml does, with the same script: staged beside the kubelet's directory, the old
+    manifests out, and the new ones renamed in once the kubelet has forgotten the old pods (sooner, it would start
+    the new pods only 10-15 s later)."""
+    for component, text in texts.items():
+        (MANIFEST.parent.parent / f"{component}.next.yaml").write_text(text)
+    manifests = [str(MANIFEST.with_name(f"{component}.yaml")) for component in texts]
+    subprocess.run(["bash", str(SWAP), KUBELET_DIR, *manifests], check=True, timeout=120)
 
 
 def replace_manifest(text: str, component: str = "kube-apiserver") -> None:
-    """Write the static pod manifest `text` of a control-plane component the way
-    playbooks/tasks/static_pod_replace.yml does: the old manifest out of the kubelet's directory, and the new one
-    renamed in once the kubelet has forgotten the old pod (its folder is gone); written in place, the kubelet would
-    start the new pod only 10 s after the old one was gone."""
-    manifest = MANIFEST.with_name(f"{component}.yaml")
-    staged, held = (MANIFEST.parent.parent / f"{component}.{which}.yaml" for which in ("next", "old"))
-    staged.write_text(text)
-    manifest.rename(held)
-    try:
-        deadline = time.monotonic() + 60
-        while _kubelet_knows_a_pod_of(component) and time.monotonic() < deadline:
-            time.sleep(0.25)
-    finally:
-        staged.rename(manifest)
-        held.unlink()
+    """Write the static pod manifest `text` of one control-plane component (replace_manifests)."""
+    replace_manifests({component: text})
 
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 from api_lock import API, settle
-from apiserver_scenario import RESTARTED_AT, ApiserverScenario, replace_manifest
+from apiserver_scenario import RESTARTED_AT, ApiserverScenario, replace_manifests
 from broken_cluster import kubelet_stopped
 from lab_attempt import failed, failed_in, message
 from mutation import recorded_verdicts_match
@@ -92,15 +92,13 @@ def manifests_replaced(texts: dict[str, str], until: Callable[[], bool]) -> Iter
     before = {component: _edited(component) for component in texts}
     API.own()
     try:
-        for component, text in texts.items():
-            replace_manifest(text, component)
+        replace_manifests(texts)
         deadline = time.monotonic() + 60
         while not until() and time.monotonic() < deadline:
             time.sleep(0.25)
         yield
     finally:
-        for component, text in before.items():
-            replace_manifest(text, component)
+        replace_manifests(before)
         settle()
 
 

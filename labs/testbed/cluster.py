@@ -72,7 +72,7 @@ GVISOR_PLATFORM = "systrap"
 # The kubelet kills the old kube-apiserver of a changed manifest only when its pod's grace period is over (30 s by
 # default): kube-apiserver drains its long-lived connections for up to 60 s and never exits sooner. Proofs restart it
 # on purpose, so the testbed's pod gets a short one (docs/testbed.md); the Vagrant cluster keeps kubeadm's.
-APISERVER_PATCH = "spec:\n  terminationGracePeriodSeconds: 3\n"
+APISERVER_PATCH = "spec:\n  terminationGracePeriodSeconds: 1\n"
 IPTABLES_COMMANDS = ("iptables", "ip6tables")
 # Written when `up` has initialised a cluster and seen its node Ready: without it, an admin.conf is the leftover of an
 # `up` that was killed half-way (kubeadm writes admin.conf long before the cluster is complete).
