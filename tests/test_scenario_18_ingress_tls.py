@@ -18,7 +18,7 @@ from lab_attempt import Attempt, failed, failed_in, message, started
 from mutation import recorded_verdicts_match
 from waiting import wait_for
 
-from labs.graderlib.ingress import certificate_in_file, served_certificate
+from labs.graderlib.ingress import certificate_in_file, get, served_certificate
 
 pytestmark = [pytest.mark.testbed]
 
@@ -78,22 +78,27 @@ def test_after_setup_every_criterion_fails(lab):
     assert "GET http://maple.cks-lab.test:30080/shop/: 404" in said[REDIRECT], said
 
 
-def _until_the_controller_presents_the_certificate(lab: Attempt, timeout: float = 90) -> None:
-    """Traefik's watches come back slowly after kube-apiserver restarts (a proof before this one restarts it): it may
-    see the Ingress and not yet the Secret (its log: secret not found). The solved state is the one the controller
-    serves; grading sooner would judge the controller's lag, not the solution."""
-    host = lab.target.host("controlplane")
-    given = certificate_in_file(host, f"{lab.params['kept']}/tls.crt")
-    wait_for(
-        lambda: served_certificate(host, lab.params["host"]).fingerprint == given.fingerprint,
-        timeout,
-        "Traefik to present the Secret's certificate",
-    )
+def _until_the_controller_serves_the_solution(lab: Attempt, timeout: float = 90) -> None:
+    """Traefik's watches come back slowly after kube-apiserver restarts (a proof before this one restarts it), each
+    kind of object on its own schedule: it may see the Ingress and not yet the Secret (its log: secret not found), or
+    the Secret and not yet the Services' endpoints (503, no available server). The solved state is the one the
+    controller serves, its certificate and both paths; grading sooner would judge the controller's lag, not the
+    solution. Once it serves them, its watches of every kind are back for the near-misses after."""
+    host, params = lab.target.host("controlplane"), lab.params
+    given = certificate_in_file(host, f"{params['kept']}/tls.crt")
+
+    def served() -> bool:
+        if served_certificate(host, params["host"]).fingerprint != given.fingerprint:
+            return False
+        paths = (f"/{params[which]}/" for which in ("first", "second"))
+        return all(get(host, params["host"], path, ca_file=f"{params['kept']}/ca.crt").status == 200 for path in paths)
+
+    wait_for(served, timeout, "Traefik to present the Secret's certificate and route both paths")
 
 
 def test_the_reference_solution_passes(lab):
     lab.solve()
-    _until_the_controller_presents_the_certificate(lab)
+    _until_the_controller_serves_the_solution(lab)
     report = lab.check()
     missed = {check["id"]: check["message"] for check in report["checks"] if check["status"] != "pass"}
     assert report["exit_code"] == 0, missed
