@@ -73,11 +73,20 @@ def lanes(items: list[pytest.Item]) -> list[str]:
     return [find(first) for first in firsts]
 
 
+def _restarts_apiserver(item: pytest.Item) -> bool:
+    return bool(item.get_closest_marker("restarts_apiserver") or item.get_closest_marker("owns_apiserver"))
+
+
 @pytest.hookimpl(wrapper=True)  # around pytest-xdist, which reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]):
-    """Testbed tests go to lanes (pytest-xdist's loadgroup): tests that share a scenario or a component run in one
-    lane, one after another, in the order of collection. Tests that did not get their lane are noted: the testbed
-    fixture fails them, as they could run one scenario's proof in two lanes at once."""
+    """The modules that restart kube-apiserver run after all the others: every controller that watches it (the
+    kubelet, kube-controller-manager, Traefik, kube-router, CoreDNS) loses its watches then, and client-go brings them
+    back with a back-off that grows to 30 s over restarts in a row, so a proof after them would wait for, or judge,
+    their lag (docs/benchmarks.md). Testbed tests go to lanes (pytest-xdist's loadgroup): tests that share a scenario
+    or a component run in one lane, one after another, in the order of collection. Tests that did not get their lane
+    are noted: the testbed fixture fails them, as they could run one scenario's proof in two lanes at once."""
+    restarting = {item.module for item in items if _restarts_apiserver(item)}
+    items.sort(key=lambda item: getattr(item, "module", None) in restarting)  # stable: collection order otherwise
     testbed = [item for item in items if item.get_closest_marker("testbed")]
     for item, lane in zip(testbed, lanes(testbed), strict=True):
         item.add_marker(pytest.mark.xdist_group(lane))

@@ -19,7 +19,7 @@ from labs.graderlib.apiserver import running_apiserver_flags
 from labs.targets import resolve
 from labs.testbed import cluster
 
-pytestmark = [pytest.mark.testbed, pytest.mark.slow, pytest.mark.shares("6")]
+pytestmark = [pytest.mark.testbed, pytest.mark.slow, pytest.mark.shares("6"), pytest.mark.restarts_apiserver]
 
 
 def _catalog_changing_kube_apiserver(directory: Path) -> Path:

@@ -19,7 +19,7 @@ from mutation import recorded_verdicts_match
 
 from labs.graderlib.apiserver import APISERVER_MANIFEST
 
-pytestmark = [pytest.mark.testbed, pytest.mark.slow]
+pytestmark = [pytest.mark.testbed, pytest.mark.slow, pytest.mark.restarts_apiserver]
 
 SEED = 20261206
 LEVELS = {

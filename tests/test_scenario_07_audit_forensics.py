@@ -15,7 +15,7 @@ from broken_cluster import made_a_directory
 from lab_attempt import failed, failed_in, kept, message
 from mutation import recorded_verdicts_match
 
-pytestmark = [pytest.mark.testbed, pytest.mark.slow]
+pytestmark = [pytest.mark.testbed, pytest.mark.slow, pytest.mark.restarts_apiserver]
 
 SEED = 20261207
 ANSWER = "test_the_answer_names_the_reader"

@@ -21,7 +21,7 @@ from recorded_logs import record_apiserver_log
 from labs.catalog import Catalog
 from labs.params import generate
 
-pytestmark = [pytest.mark.testbed, pytest.mark.slow]
+pytestmark = [pytest.mark.testbed, pytest.mark.slow, pytest.mark.restarts_apiserver]
 
 ALL = {
     "test_kube_apiserver_is_running_and_ready",

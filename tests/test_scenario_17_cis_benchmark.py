@@ -27,7 +27,7 @@ from broken_cluster import kubelet_stopped
 from lab_attempt import failed, failed_in, message
 from mutation import recorded_verdicts_match
 
-pytestmark = [pytest.mark.testbed]
+pytestmark = [pytest.mark.testbed, pytest.mark.restarts_apiserver]
 
 SEED = 1
 OTHER_SEED = 4
