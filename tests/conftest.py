@@ -74,6 +74,8 @@ def lanes(items: list[pytest.Item]) -> list[str]:
 
 
 def _restarts_apiserver(item: pytest.Item) -> bool:
+    """A test of a module marked `restarts_apiserver` (a scenario's proof: the whole module moves), or one test
+    marked `owns_apiserver` (only it moves: the rest of its module may need the watchers)."""
     return bool(item.get_closest_marker("restarts_apiserver") or item.get_closest_marker("owns_apiserver"))
 
 
@@ -85,8 +87,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     their lag (docs/benchmarks.md). Testbed tests go to lanes (pytest-xdist's loadgroup): tests that share a scenario
     or a component run in one lane, one after another, in the order of collection. Tests that did not get their lane
     are noted: the testbed fixture fails them, as they could run one scenario's proof in two lanes at once."""
-    restarting = {item.module for item in items if _restarts_apiserver(item)}
-    items.sort(key=lambda item: getattr(item, "module", None) in restarting)  # stable: collection order otherwise
+    items.sort(key=_restarts_apiserver)  # stable: collection order otherwise
     testbed = [item for item in items if item.get_closest_marker("testbed")]
     for item, lane in zip(testbed, lanes(testbed), strict=True):
         item.add_marker(pytest.mark.xdist_group(lane))
