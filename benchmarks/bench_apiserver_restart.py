@@ -25,7 +25,7 @@ from benchlib import publish
 from labs.testbed import build, cluster
 
 MANIFEST = cluster.MANIFESTS / "kube-apiserver.yaml"
-POD_DIRECTORIES = Path("/var/lib/kubelet/pods")
+POD_DIRECTORIES = cluster.KUBELET_DIR / "pods"
 
 
 def _crictl(*args: str) -> str:
@@ -62,7 +62,7 @@ def _write(text: str, how: str) -> None:
     held, staged = (MANIFEST.parent.parent / f"kube-apiserver.{which}.yaml" for which in ("old", "next"))
     staged.write_text(text)  # renamed into place: the kubelet must never read a half-written manifest
     if how == "two steps":
-        subprocess.run(["bash", str(SWAP), str(POD_DIRECTORIES.parent), str(MANIFEST)], check=True)
+        subprocess.run(["bash", str(SWAP), str(cluster.KUBELET_DIR), str(MANIFEST)], check=True)
         return
     MANIFEST.rename(held)
     while any(POD_DIRECTORIES.glob("*/containers/kube-apiserver")):

@@ -18,6 +18,7 @@ from lab_attempt import Attempt, started
 
 from labs.graderlib.apiserver import APISERVER_MANIFEST, ApiserverStatus, wait_for_apiserver
 from labs.targets import Target, resolve
+from labs.testbed import cluster
 
 MANIFEST = Path(APISERVER_MANIFEST)
 RESTART_TIMEOUT = 240
@@ -36,7 +37,6 @@ def _down_after_the_edit(before: int | None) -> Callable[[ApiserverStatus], bool
 
 
 SWAP = Path(__file__).parents[1] / "playbooks/files/swap_static_pods.sh"
-KUBELET_DIR = "/var/lib/kubelet"
 
 
 def replace_manifests(texts: dict[str, str]) -> None:
@@ -47,7 +47,7 @@ def replace_manifests(texts: dict[str, str]) -> None:
     for component, text in texts.items():
         (MANIFEST.parent.parent / f"{component}.next.yaml").write_text(text)
     manifests = [str(MANIFEST.with_name(f"{component}.yaml")) for component in texts]
-    subprocess.run(["bash", str(SWAP), KUBELET_DIR, *manifests], check=True, timeout=120)
+    subprocess.run(["bash", str(SWAP), str(cluster.KUBELET_DIR), *manifests], check=True, timeout=120)
 
 
 def replace_manifest(text: str, component: str = "kube-apiserver") -> None:
