@@ -10,7 +10,6 @@ in every proof (tests/lab_attempt.py), and on every recording (tests/mutation.py
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,12 +40,12 @@ def _listers(kube: Any) -> dict[str, Any]:
     }
 
 
-def api_objects(kube: Any) -> dict[str, str]:
-    """`Kind namespace/name` -> a digest of the object without its status and what the API server bumps. Objects
-    being deleted are left out: one that was already going (the old pod of a rollout the solution made) may be gone
-    after the grading without the grading's doing; one the grading deletes is there before and not after. So are
-    mirror pods: the kubelet replaces the API's copy of a static pod it restarted on its own schedule (its next pod
-    sync, up to a minute later), and puts back whatever else happens to one."""
+def api_objects(kube: Any) -> dict[str, Any]:
+    """`Kind namespace/name` -> the object without its status and what the API server bumps. Objects being deleted
+    are left out: one that was already going (the old pod of a rollout the solution made) may be gone after the
+    grading without the grading's doing; one the grading deletes is there before and not after. So are mirror pods:
+    the kubelet replaces the API's copy of a static pod it restarted on its own schedule (its next pod sync, up to a
+    minute later), and puts back whatever else happens to one."""
     state = {}
     for kind, lister in _listers(kube).items():
         for item in lister(_request_timeout=15).items:
@@ -57,8 +56,7 @@ def api_objects(kube: Any) -> dict[str, str]:
             for key in VOLATILE_METADATA:
                 data["metadata"].pop(key, None)
             meta = data["metadata"]
-            digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
-            state[f"{kind} {meta.get('namespace', '')}/{meta['name']}"] = digest
+            state[f"{kind} {meta.get('namespace', '')}/{meta['name']}"] = data
     return state
 
 
@@ -72,10 +70,30 @@ def node_files(paths: list[str]) -> dict[str, str]:
     return state
 
 
-def _differences(before: dict[str, str], after: dict[str, str]) -> list[str]:
+def changed_fields(before: Any, after: Any, path: str = "") -> list[str]:
+    """The dotted paths at which two decoded objects differ, down to the first field that is not a mapping on both
+    sides: ["spec.nodeName"]. Two values that are not mappings differ at no named field."""
+    if not (isinstance(before, dict) and isinstance(after, dict)):
+        return [path] if path and before != after else []
+    keys = sorted(before.keys() | after.keys())
+    return [
+        field
+        for key in keys
+        for field in changed_fields(before.get(key), after.get(key), f"{path}.{key}" if path else key)
+    ]
+
+
+def _changed(key: str, before: Any, after: Any) -> str:
+    fields = changed_fields(before, after)
+    return f"{key} changed at {', '.join(fields)}" if fields else f"{key} changed"
+
+
+def _differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     gone = [f"{key} removed" for key in before.keys() - after.keys()]
     made = [f"{key} created" for key in after.keys() - before.keys()]
-    changed = [f"{key} changed" for key in before.keys() & after.keys() if before[key] != after[key]]
+    changed = [
+        _changed(key, before[key], after[key]) for key in before.keys() & after.keys() if before[key] != after[key]
+    ]
     return sorted(gone + made + changed)
 
 
