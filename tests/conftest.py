@@ -154,9 +154,13 @@ def testbed() -> Testbed:
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    """../shared beside the checkout: upstream data files for tests (never copied into the repo)."""
+    """../shared beside the checkout: upstream data files for tests (never copied into the repo). Missing in CI is a
+    failure, like a testbed that will not come up: the proofs that read it must run there."""
     if not SHARED.is_dir():
-        pytest.skip(f"{SHARED} not found")
+        message = f"{SHARED} not found: clone the repository beside shared/"
+        if _in_ci():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
     return SHARED
 
 
