@@ -137,9 +137,15 @@ def test_kernel_modules_load_at_boot(host) -> None:
 
 
 def test_the_candidate_tools_are_installed(host) -> None:
-    for command in ("vim", "jq", "yq", "tmux", "strace", "curl"):
+    for command in ("vim", "jq", "yq", "tmux", "strace", "curl", "conntrack"):
         assert host.exists(command), command
     assert host.package("bash-completion").is_installed
+
+
+def test_scenario_11s_busybox_is_installed_by_provisioning(host) -> None:
+    """Scenario 11 copies /bin/busybox; provisioning puts it there so that `lab start` needs no apt repository."""
+    assert host.package("busybox-static").is_installed
+    assert host.file("/bin/busybox").is_file
 
 
 def test_a_login_shell_has_the_k_alias(host) -> None:
