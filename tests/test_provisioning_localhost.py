@@ -313,6 +313,14 @@ def test_calico_pool_is_the_pod_network_and_nodes_use_their_internal_ip(rendered
     assert network["nodeAddressAutodetectionV4"] == {"kubernetes": "NodeInternalIP"}
 
 
+def test_calico_spares_the_small_workers_bgp_and_the_csi_driver(rendered: Path) -> None:
+    """VXLAN needs no BIRD, and no scenario uses Calico's CSI driver: both stay off (the operator's string None)."""
+    spec = yaml.safe_load((rendered / "calico" / "calico-installation.yaml").read_text())["spec"]
+    assert [pool["encapsulation"] for pool in spec["calicoNetwork"]["ipPools"]] == ["VXLAN"]
+    assert spec["calicoNetwork"]["bgp"] == "Disabled"
+    assert spec["kubeletVolumePluginPath"] == "None"
+
+
 # --- role variables and templates, as Ansible resolves them ------------------------------------------------------
 
 
