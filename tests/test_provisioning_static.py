@@ -68,3 +68,11 @@ def test_versions_are_pinned_only_in_versions_yml() -> None:
         text = path.read_text()
         for name, version in pinned.items():
             assert version not in text, f"{path.relative_to(REPO)} repeats {name} {version}; read it from versions.yml"
+
+
+def test_lab_is_installed_from_a_copy_on_the_hosts_own_disk_by_default() -> None:
+    """Vagrant passes nothing for the lab role: its defaults must keep `lab` off the /vagrant share, which NFS and
+    virtiofs do not mount again after an in-guest reboot."""
+    defaults = yaml.safe_load((PLAYBOOKS / "roles" / "lab" / "defaults" / "main.yml").read_text())
+    assert defaults["lab_copy_source"] is True
+    assert not defaults["lab_source_dir"].startswith("/vagrant")
