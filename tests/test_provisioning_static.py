@@ -76,3 +76,14 @@ def test_lab_is_installed_from_a_copy_on_the_hosts_own_disk_by_default() -> None
     defaults = yaml.safe_load((PLAYBOOKS / "roles" / "lab" / "defaults" / "main.yml").read_text())
     assert defaults["lab_copy_source"] is True
     assert not defaults["lab_source_dir"].startswith("/vagrant")
+
+
+def test_containerd_is_restarted_before_the_kubelet_and_falco_start() -> None:
+    """The roles that notify `Restart containerd` flush it at their end, and run before those that use containerd
+    (the handler cannot run here: it needs systemd)."""
+    first_play = yaml.safe_load((PLAYBOOKS / "site.yml").read_text())[0]
+    roles = [entry["role"] for entry in first_play["roles"]]
+    for notifier in ("containerd", "gvisor"):
+        tasks = yaml.safe_load((PLAYBOOKS / "roles" / notifier / "tasks" / "main.yml").read_text())
+        assert tasks[-1].get("ansible.builtin.meta") == "flush_handlers", notifier
+        assert roles.index(notifier) < roles.index("kubernetes") < roles.index("falco")
