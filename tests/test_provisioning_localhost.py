@@ -179,6 +179,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "runsc_config_file": str(out / "containerd" / "runsc.toml"),
             "containerd_certs_dir": str(out / "containerd" / "certs.d"),
             "containerd_crictl_config_file": str(out / "crictl.yaml"),
+            "containerd_proxy_dropin": str(out / "containerd" / "containerd.service.d" / "cks-lab-proxy.conf"),
             "calico_manifest_dir": str(out / "calico"),
         },
     )
