@@ -12,10 +12,10 @@ PYTEST_LANES := $(BIN)/pytest $(if $(filter-out 0,$(LANES)),-n $(LANES) --dist l
 
 install: $(BIN)/lab
 
-$(BIN)/lab: pyproject.toml
+$(BIN)/lab: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --constraint constraints.txt -e '.[dev]'
 	touch $@
 
 lint: install

@@ -1,8 +1,10 @@
 """The student provisioning passes its static checks: yamllint, ansible-lint (production profile, offline),
-ansible-playbook --syntax-check with both example inventories, and Ruby's syntax check of the Vagrantfile."""
+ansible-playbook --syntax-check with both example inventories, and Ruby's syntax check of the Vagrantfile; these and
+every other test run the Ansible pinned in constraints.txt, which the VMs run too."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import shutil
 import subprocess
 import sys
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from python_pins import pinned_packages
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -50,6 +53,18 @@ def test_example_inventory_has_the_groups_site_yml_targets(inventory: Path) -> N
     assert "@workers:" in result.stdout
 
 
+@pytest.mark.parametrize("package", pinned_packages())
+def test_this_virtualenv_runs_the_pinned_version(package: str) -> None:
+    """CI tests the Ansible the VMs run: `make install` applies constraints.txt, and a drift fails here."""
+    assert importlib.metadata.version(package) == pinned_packages()[package]
+
+
+def test_the_ansible_that_runs_the_playbooks_is_the_pinned_core() -> None:
+    result = run(VENV_BIN / "ansible-playbook", "--version")
+    assert_clean(result)
+    assert result.stdout.startswith(f"ansible-playbook [core {pinned_packages()['ansible-core']}]"), result.stdout
+
+
 @pytest.mark.parametrize("ruby_file", ["Vagrantfile", "vagrant/lab_settings.rb", "tests/lab_settings_probe.rb"])
 def test_ruby_syntax_is_valid(ruby_file: str) -> None:
     ruby = shutil.which("ruby")
@@ -60,9 +75,10 @@ def test_ruby_syntax_is_valid(ruby_file: str) -> None:
     assert "Syntax OK" in result.stdout
 
 
-def test_versions_are_pinned_only_in_versions_yml() -> None:
-    """No role, template or settings file spells out a pinned version: they all read versions.yml."""
-    pinned = yaml.safe_load((REPO / "versions.yml").read_text())
+def test_versions_are_pinned_only_in_versions_yml_and_constraints_txt() -> None:
+    """No role, template or settings file spells out a pinned version: they all read versions.yml or, for Python
+    packages, constraints.txt."""
+    pinned = yaml.safe_load((REPO / "versions.yml").read_text()) | pinned_packages()
     provisioning_files = [REPO / "Vagrantfile", *(REPO / "vagrant").rglob("*"), *PLAYBOOKS.rglob("*")]
     for path in (p for p in provisioning_files if p.is_file()):
         text = path.read_text()
