@@ -65,7 +65,10 @@ def test_the_ansible_that_runs_the_playbooks_is_the_pinned_core() -> None:
     assert result.stdout.startswith(f"ansible-playbook [core {pinned_packages()['ansible-core']}]"), result.stdout
 
 
-@pytest.mark.parametrize("ruby_file", ["Vagrantfile", "vagrant/lab_settings.rb", "tests/lab_settings_probe.rb"])
+@pytest.mark.parametrize(
+    "ruby_file",
+    ["Vagrantfile", "vagrant/lab_settings.rb", "tests/lab_settings_probe.rb", "tests/vagrant_provisioners_probe.rb"],
+)
 def test_ruby_syntax_is_valid(ruby_file: str) -> None:
     ruby = shutil.which("ruby")
     if ruby is None:

@@ -4,7 +4,9 @@ refuses bad input before any VM exists, with a message that says what to change.
 VirtualBox, VMware and Parallels are not installed here: `vagrant validate --ignore-provider` checks everything but
 their provider blocks; libvirt's plugin is installed, so its provider block is validated for real. Hosts this machine
 is not (Windows, macOS, arm64) are tried through tests/lab_settings_probe.rb, which runs vagrant/lab_settings.rb with
-the operating system, CPU, environment and program outputs of such a host stubbed."""
+the operating system, CPU, environment and program outputs of such a host stubbed. What a VM would run is read from
+the Vagrantfile as Vagrant loads it (tests/vagrant_provisioners_probe.rb), and the virtualenv of the Ansible it
+provisions with is built here for real."""
 
 from __future__ import annotations
 
@@ -13,10 +15,13 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from packaging.utils import canonicalize_name
+from python_pins import CONSTRAINTS, pinned_packages, wheelhouse
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -307,3 +312,90 @@ def test_ansible_local_needs_no_ansible_on_the_host(host) -> None:
     seen = host(**linux(env={"PATH": ""}))
     assert seen["ansible_playbook"] is False
     assert seen["arch"] == "amd64" and "error" not in seen
+
+
+# --- the Ansible a VM provisions with: the Vagrantfile as Vagrant loads it, its virtualenv built here -------------
+
+PROVISIONERS_PROBE = REPO / "tests" / "vagrant_provisioners_probe.rb"
+
+
+@pytest.fixture
+def controlplane_vm(tmp_path: Path):
+    """controlplane's provisioners and synced folders as Vagrant loads the Vagrantfile (VirtualBox, the other
+    settings the defaults unless told)."""
+    ruby = shutil.which("ruby")
+    if ruby is None:
+        pytest.fail("ruby is missing: install the Debian package listed in .ci/debian-packages.txt")
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("CKS_LAB_", "VAGRANT_"))}
+    base_env |= {"VAGRANT_DOTFILE_PATH": str(tmp_path / "dot-vagrant"), "VAGRANT_CHECKPOINT_DISABLE": "1"}
+    # the ansible provisioner wants ansible-playbook on the PATH: this virtualenv's
+    base_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{base_env.get('PATH', '')}"
+
+    def load(**settings: str) -> dict:
+        env = base_env | {
+            f"CKS_LAB_{key.upper()}": value for key, value in ({"provider": "virtualbox"} | settings).items()
+        }
+        argv = [ruby, PROVISIONERS_PROBE, "controlplane", "virtualbox"]
+        result = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    return load
+
+
+def provisioners(vm: dict) -> dict[str, dict]:
+    return {p["name"]: p for p in vm["provisioners"]}
+
+
+def checkout_path(vm: dict, guest_path: str) -> Path:
+    """Where a file the VM sees through a synced folder lies in this checkout."""
+    for guest, host in vm["synced_folders"].items():
+        if guest_path.startswith(f"{guest}/"):
+            return (REPO / host / guest_path.removeprefix(f"{guest}/")).resolve()
+    pytest.fail(f"{guest_path} lies in no synced folder of {vm['synced_folders']}")
+
+
+def test_ansible_local_runs_the_pinned_ansible_the_provisioner_before_it_installs(controlplane_vm) -> None:
+    """Not Ubuntu's PPA's newest Ansible: the playbook command lies in the virtualenv built from constraints.txt."""
+    vm = controlplane_vm()
+    assert [p["name"] for p in vm["provisioners"]] == ["ansible-virtualenv", "cluster"]
+    virtualenv, cluster = provisioners(vm)["ansible-virtualenv"], provisioners(vm)["cluster"]
+    venv, constraints = virtualenv["config"]["args"]
+    assert (virtualenv["type"], cluster["type"]) == ("shell", "ansible_local")
+    assert cluster["config"]["install"] is False
+    assert cluster["config"]["playbook_command"] == f"{venv}/bin/ansible-playbook"
+    assert checkout_path(vm, constraints) == CONSTRAINTS
+
+
+def test_the_ansible_provisioner_runs_the_hosts_ansible(controlplane_vm) -> None:
+    """The host's ansible-playbook provisions (pinned when it is make install's); no virtualenv is built in the VM."""
+    vm = controlplane_vm(provisioner="ansible")
+    assert [(p["name"], p["type"]) for p in vm["provisioners"]] == [("cluster", "ansible")]
+    assert provisioners(vm)["cluster"]["config"]["playbook_command"] == "ansible-playbook"
+
+
+@pytest.mark.slow
+def test_the_vms_ansible_virtualenv_holds_the_pinned_versions(controlplane_vm, tmp_path: Path) -> None:
+    """The provisioner's script, run here as the VM runs it (twice, as `vagrant provision` does again), its virtualenv
+    in a temporary place, from the pinned wheels without the index."""
+    vm = controlplane_vm()
+    virtualenv, cluster = provisioners(vm)["ansible-virtualenv"], provisioners(vm)["cluster"]
+    guest_venv, constraints = virtualenv["config"]["args"]
+    venv = tmp_path / "ansible"
+    offline = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse(["ansible"]))}
+    script = [REPO / virtualenv["config"]["path"], venv, checkout_path(vm, constraints)]
+    for _ in range(2):
+        result = subprocess.run(["sh", *script], env=os.environ | offline, capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    pins = pinned_packages()
+    playbook_command = cluster["config"]["playbook_command"].replace(guest_venv, str(venv), 1)
+    version = subprocess.run([playbook_command, "--version"], capture_output=True, text=True, timeout=120)
+    assert version.stdout.startswith(f"ansible-playbook [core {pins['ansible-core']}]"), version.stdout
+    listed = subprocess.run(
+        [venv / "bin" / "pip", "list", "--format=json"], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    installed = {canonicalize_name(p["name"]): p["version"] for p in json.loads(listed)}
+    assert {"ansible", "ansible-core", "jinja2"} <= installed.keys()
+    shared = pins.keys() & installed.keys()
+    assert {name: installed[name] for name in shared} == {name: pins[name] for name in shared}
