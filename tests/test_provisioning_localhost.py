@@ -15,7 +15,6 @@ Everything that needs systemd, a package repository on the internet or a VM is c
 from __future__ import annotations
 
 import configparser
-import hashlib
 import json
 import os
 import pwd
@@ -34,8 +33,9 @@ import jinja2
 import pytest
 import testinfra
 import yaml
+from packaging.utils import canonicalize_name
+from python_pins import pinned_packages, wheelhouse
 
-from labs.paths import cache_dir
 from labs.testbed import registry
 from labs.testbed.build import bin_dir, components
 from labs.versions import pinned
@@ -431,20 +431,9 @@ users:
 
 
 def lab_wheelhouse() -> Path:
-    """Wheels of lab's dependencies and build backend, downloaded once per set of requirements into the cache, so
-    that the role's pip fills a fresh virtualenv without asking the index (this machine's PyPI answers are not
-    cached by pip)."""
+    """Wheels of lab's dependencies and build backend at the pinned versions (constraints.txt)."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
-    requirements = [*project["project"]["dependencies"], *project["build-system"]["requires"]]
-    digest = hashlib.sha256("\n".join(requirements).encode()).hexdigest()[:16]
-    wheels = cache_dir() / "provisioning-test-wheels" / digest
-    if not wheels.is_dir():
-        partial = wheels.with_name(f"{digest}.partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        pip = Path(sys.executable).parent / "pip"
-        subprocess.run([pip, "download", "--quiet", "--dest", partial, *requirements], check=True, timeout=1800)
-        partial.rename(wheels)
-    return wheels
+    return wheelhouse([*project["project"]["dependencies"], *project["build-system"]["requires"]])
 
 
 def copy_checkout(destination: Path) -> None:
@@ -540,6 +529,15 @@ def test_lab_is_installed_editable_from_the_copied_source(lab_install: LabInstal
     assert (lab_install.source / "scenarios").is_dir()
     assert not (lab_install.source / ".git").exists()
     assert not (lab_install.source / ".venv").exists()
+
+
+def test_the_lab_virtualenv_holds_the_pinned_versions(lab_install: LabInstall) -> None:
+    """The scenario playbooks run with the Ansible (and kubernetes client) the VMs provision with and CI tests."""
+    listed = subprocess.run(
+        [lab_install.venv / "bin" / "pip", "list", "--format=json"], capture_output=True, text=True, check=True
+    ).stdout
+    installed = {canonicalize_name(p["name"]): p["version"] for p in json.loads(listed)}
+    assert {name: installed.get(name) for name in pinned_packages()} == pinned_packages()
 
 
 def test_the_student_gets_the_admin_kubeconfig(student: pwd.struct_passwd, lab_install: LabInstall) -> None:

@@ -399,3 +399,24 @@ def test_the_vms_ansible_virtualenv_holds_the_pinned_versions(controlplane_vm, t
     assert {"ansible", "ansible-core", "jinja2"} <= installed.keys()
     shared = pins.keys() & installed.keys()
     assert {name: installed[name] for name in shared} == {name: pins[name] for name in shared}
+
+
+LAB_ROLE = REPO / "playbooks" / "roles" / "lab"
+
+
+def lab_role_variable(name: str) -> object:
+    """A variable of the lab role as Ansible renders it from the role's defaults, as on a Vagrant control plane."""
+    files = [arg for part in ("defaults", "vars") for arg in ("-e", f"@{LAB_ROLE / part / 'main.yml'}")]
+    argv = [Path(sys.executable).parent / "ansible", "localhost", "-m", "ansible.builtin.debug", "-a", f"var={name}"]
+    result = subprocess.run([*argv, *files], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout.split("=>", 1)[1])[name]
+
+
+def test_the_lab_role_installs_lab_with_the_pins_the_vms_ansible_is_built_from(controlplane_vm) -> None:
+    """lab runs the scenario playbooks with the Ansible of its own virtualenv: the same pins as the provisioning."""
+    _, constraints = provisioners(controlplane_vm())["ansible-virtualenv"]["config"]["args"]
+    assert lab_role_variable("lab_constraints_file") == constraints
+    tasks = yaml.safe_load((LAB_ROLE / "tasks" / "main.yml").read_text())
+    (install,) = [task for task in tasks if "ansible.builtin.pip" in task]
+    assert install["ansible.builtin.pip"]["extra_args"] == "--constraint {{ lab_constraints_file }}"
