@@ -40,9 +40,10 @@ def test_ansible_lint_production_profile_passes_offline() -> None:
     assert "Profile 'production' was required, and it passed" in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("playbook", ["site.yml", "peers.yml"])
 @pytest.mark.parametrize("inventory", EXAMPLE_INVENTORIES, ids=lambda p: p.name)
-def test_site_playbook_syntax_is_valid(inventory: Path) -> None:
-    assert_clean(run(VENV_BIN / "ansible-playbook", "--syntax-check", "-i", inventory, PLAYBOOKS / "site.yml"))
+def test_playbook_syntax_is_valid(inventory: Path, playbook: str) -> None:
+    assert_clean(run(VENV_BIN / "ansible-playbook", "--syntax-check", "-i", inventory, PLAYBOOKS / playbook))
 
 
 @pytest.mark.parametrize("inventory", EXAMPLE_INVENTORIES, ids=lambda p: p.name)
