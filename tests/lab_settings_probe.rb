@@ -6,8 +6,11 @@
 # Request keys, each optional: "os" (linux, macos, windows), "ruby_cpu" (RbConfig's host_cpu), "cpus", "memory_mib",
 # "vagrant_version", "env" (the host's environment: PROCESSOR_ARCHITECTURE, PATH, PATHEXT, ...), "outputs"
 # (program argv joined by spaces => its output; other programs count as missing), "settings" (the environment the
-# settings are read from: CKS_LAB_*, VAGRANT_DOTFILE_PATH).
-# Answer: "os", "cpu", "memory_mib", "ansible_playbook" (found on PATH), and either "arch" or "error".
+# settings are read from: CKS_LAB_*, VAGRANT_DOTFILE_PATH, VAGRANT_DEFAULT_PROVIDER), "chosen_provider" (the provider
+# Vagrant chose, as the Vagrantfile's provider blocks and trigger pass it in).
+# Answer: "os", "cpu", "memory_mib", "ansible_playbook" (found on PATH), and either "arch" and "provider" (the named
+# one or null) or "error". With "chosen_provider" also "static_addresses", "host_vars" (the control plane's), "box",
+# "box_version" and "vm_name" (the control plane's), or "error" when the checks for that provider refuse it.
 
 require "json"
 require_relative "../vagrant/lab_settings"
@@ -33,6 +36,14 @@ begin
   settings = CksLab::Settings.new(root: File.expand_path("..", __dir__), env: request.fetch("settings", {}), argv: [],
                                   host: host)
   answer["arch"] = settings.arch
+  answer["provider"] = settings.provider
+  chosen = request["chosen_provider"]
+  if chosen
+    settings.check_provider(chosen)
+    answer.merge!("static_addresses" => settings.static_addresses?(chosen), "box" => settings.box(chosen),
+                  "host_vars" => settings.ansible_host_vars(settings.controlplane, chosen),
+                  "box_version" => settings.box_version(chosen), "vm_name" => settings.vm_name(settings.controlplane))
+  end
 rescue CksLab::SettingsError => e
   answer["error"] = e.message
 end

@@ -68,7 +68,7 @@ def test_the_ansible_that_runs_the_playbooks_is_the_pinned_core() -> None:
 
 @pytest.mark.parametrize(
     "ruby_file",
-    ["Vagrantfile", "vagrant/lab_settings.rb", "tests/lab_settings_probe.rb", "tests/vagrant_provisioners_probe.rb"],
+    ["Vagrantfile", "vagrant/lab_settings.rb", "tests/lab_settings_probe.rb", "tests/vagrant_machine_config.rb"],
 )
 def test_ruby_syntax_is_valid(ruby_file: str) -> None:
     ruby = shutil.which("ruby")
@@ -107,3 +107,16 @@ def test_containerd_is_restarted_before_the_kubelet_and_falco_start() -> None:
         tasks = yaml.safe_load((PLAYBOOKS / "roles" / notifier / "tasks" / "main.yml").read_text())
         assert tasks[-1].get("ansible.builtin.meta") == "flush_handlers", notifier
         assert roles.index(notifier) < roles.index("kubernetes") < roles.index("falco")
+
+
+def test_first_boot_script_parses() -> None:
+    """vagrant/quiet-apt.sh runs as root in every VM before Ansible; here only /bin/sh's syntax check (it stops and
+    masks apt timers, which this machine must keep)."""
+    assert_clean(run("sh", "-n", "vagrant/quiet-apt.sh"))
+
+
+@pytest.mark.parametrize("path", ["vagrant/quiet-apt.sh", "Vagrantfile", "playbooks/files/falco-testbed/falco.yaml"])
+def test_files_reach_windows_checkouts_with_lf_endings(path: str) -> None:
+    result = run("git", "check-attr", "text", "eol", "--", path)
+    assert_clean(result)
+    assert result.stdout.splitlines() == [f"{path}: text: auto", f"{path}: eol: lf"]

@@ -5,13 +5,15 @@ VirtualBox, VMware and Parallels are not installed here: `vagrant validate --ign
 their provider blocks; libvirt's plugin is installed, so its provider block is validated for real. Hosts this machine
 is not (Windows, macOS, arm64) are tried through tests/lab_settings_probe.rb, which runs vagrant/lab_settings.rb with
 the operating system, CPU, environment and program outputs of such a host stubbed. What a VM would run is read from
-the Vagrantfile as Vagrant loads it (tests/vagrant_provisioners_probe.rb), and the virtualenv of the Ansible it
+the Vagrantfile as Vagrant loads it (tests/vagrant_machine_config.rb), and the virtualenv of the Ansible it
 provisions with is built here for real."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -171,10 +173,13 @@ def host(tmp_path: Path):
     if ruby is None:
         pytest.fail("ruby is missing: install the Debian package listed in .ci/debian-packages.txt")
 
-    def probe(settings: dict[str, str] | None = None, **facts: object) -> dict:
+    def probe(
+        settings: dict[str, str] | None = None, vagrant_env: dict[str, str] | None = None, **facts: object
+    ) -> dict:
         request = facts | {
             "settings": {"CKS_LAB_PROVIDER": "virtualbox", "VAGRANT_DOTFILE_PATH": str(tmp_path / "dot-vagrant")}
             | {f"CKS_LAB_{key.upper()}": value for key, value in (settings or {}).items()}
+            | (vagrant_env or {})
         }
         result = subprocess.run([ruby, PROBE], input=json.dumps(request), capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
@@ -314,15 +319,16 @@ def test_ansible_local_needs_no_ansible_on_the_host(host) -> None:
     assert seen["arch"] == "amd64" and "error" not in seen
 
 
-# --- the Ansible a VM provisions with: the Vagrantfile as Vagrant loads it, its virtualenv built here -------------
+# --- what Vagrant configures per provider: the provider blocks' overrides, read through Vagrant's own API ----------
 
-PROVISIONERS_PROBE = REPO / "tests" / "vagrant_provisioners_probe.rb"
+MACHINE_CONFIG = REPO / "tests" / "vagrant_machine_config.rb"
+SETTINGS_FILE = yaml.safe_load((REPO / "vagrant" / "settings.yml").read_text())
+HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
 
 
 @pytest.fixture
-def controlplane_vm(tmp_path: Path):
-    """controlplane's provisioners and synced folders as Vagrant loads the Vagrantfile (VirtualBox, the other
-    settings the defaults unless told)."""
+def machine_config(tmp_path: Path):
+    """Vagrant's configuration of every machine for a provider Vagrant chose (see tests/vagrant_machine_config.rb)."""
     ruby = shutil.which("ruby")
     if ruby is None:
         pytest.fail("ruby is missing: install the Debian package listed in .ci/debian-packages.txt")
@@ -331,16 +337,189 @@ def controlplane_vm(tmp_path: Path):
     # the ansible provisioner wants ansible-playbook on the PATH: this virtualenv's
     base_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{base_env.get('PATH', '')}"
 
-    def load(**settings: str) -> dict:
-        env = base_env | {
-            f"CKS_LAB_{key.upper()}": value for key, value in ({"provider": "virtualbox"} | settings).items()
-        }
-        argv = [ruby, PROVISIONERS_PROBE, "controlplane", "virtualbox"]
-        result = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    def configure(chosen_provider: str, **settings: str) -> dict:
+        env = base_env | {"PROBE_PROVIDER": chosen_provider} | {f"CKS_LAB_{k.upper()}": v for k, v in settings.items()}
+        result = subprocess.run(
+            [ruby, MACHINE_CONFIG], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
 
-    return load
+    return configure
+
+
+@pytest.mark.parametrize("provider", ["virtualbox", "libvirt", "vmware_desktop", "parallels"])
+def test_each_provider_gets_its_box_at_the_pinned_build(machine_config, provider: str) -> None:
+    controlplane = machine_config(provider)["machines"]["controlplane"]
+    assert controlplane["box"] == SETTINGS_FILE["boxes"][provider]
+    assert controlplane["box_version"] == SETTINGS_FILE["box_versions"][provider][HOST_ARCH]
+
+
+def test_a_box_named_in_the_settings_gets_any_build_unless_one_is_named(machine_config) -> None:
+    assert machine_config("virtualbox", box="example/noble")["machines"]["controlplane"]["box_version"] is None
+    named = machine_config("virtualbox", box="example/noble", box_version=">= 0")["machines"]["controlplane"]
+    assert (named["box"], named["box_version"]) == ("example/noble", ">= 0")
+
+
+def test_no_provider_named_leaves_the_choice_to_vagrant(machine_config) -> None:
+    assert machine_config("virtualbox")["default_provider"] is None
+    assert machine_config("virtualbox", provider="libvirt")["default_provider"] == "libvirt"
+
+
+def test_static_addresses_give_a_private_network_and_node_ip(machine_config) -> None:
+    machines = machine_config("virtualbox")["machines"]
+    assert [m["private_networks"] for m in machines.values()] == [["192.168.56.10"], ["192.168.56.11"]]
+    cluster = next(p for p in machines["node01"]["provisioners"] if p["name"] == "cluster")
+    assert cluster["config"]["host_vars"]["controlplane"] == {"node_name": "controlplane", "node_ip": "192.168.56.10"}
+
+
+@pytest.mark.parametrize("provider", ["vmware_desktop", "parallels"])
+def test_dhcp_addresses_leave_node_ip_to_the_vm(machine_config, provider: str) -> None:
+    machines = machine_config(provider, node_addresses="dhcp")["machines"]
+    assert all(m["private_networks"] == [] for m in machines.values())
+    cluster = next(p for p in machines["controlplane"]["provisioners"] if p["name"] == "cluster")
+    assert cluster["config"]["host_vars"] == {
+        "controlplane": {"node_name": "controlplane"},
+        "node01": {"node_name": "node01"},
+    }
+
+
+def test_apt_is_quiet_before_the_cluster_playbook_and_peers_run_on_demand(machine_config) -> None:
+    provisioners = machine_config("libvirt")["machines"]["node01"]["provisioners"]
+    summary = [(p["name"], p["type"], p["run"], p["config"].get("playbook")) for p in provisioners]
+    assert summary == [
+        ("quiet-apt", "shell", "", None),
+        ("ansible-virtualenv", "shell", "", None),
+        ("cluster", "ansible_local", "once", "playbooks/site.yml"),
+        ("peers", "ansible_local", "never", "playbooks/peers.yml"),
+    ]
+
+
+def test_vm_names_carry_this_checkouts_hash(machine_config) -> None:
+    suffix = hashlib.sha256(str(REPO).encode()).hexdigest()[:8]
+    assert machine_config("virtualbox")["machines"]["node01"]["provider"]["name"] == f"cks-lab-node01-{suffix}"
+
+
+def test_libvirt_virtiofs_backs_memory_with_shared_memfd(machine_config) -> None:
+    controlplane = machine_config("libvirt", synced_folder_type="virtiofs")["machines"]["controlplane"]
+    assert controlplane["synced_folders"]["/vagrant"]["type"] == "virtiofs"
+    backing = {b["name"]: b["config"] for b in controlplane["provider"]["memory_backing"]}
+    assert backing == {"source": {"type": "memfd"}, "access": {"mode": "shared"}}
+
+
+def test_libvirt_shares_over_nfs_by_default_without_memory_backing(machine_config) -> None:
+    controlplane = machine_config("libvirt")["machines"]["controlplane"]
+    assert controlplane["synced_folders"]["/vagrant"]["type"] == "nfs"
+    assert controlplane["provider"]["memory_backing"] == []
+
+
+# --- provider decisions on hosts this machine is not ----------------------------------------------------------------
+
+
+def test_no_provider_named_is_left_to_vagrant_whatever_the_host_has(host, tmp_path: Path) -> None:
+    """Neither hypervisor programs on the PATH nor machines already created pick the provider: Vagrant does."""
+    for program in ("VBoxManage", "virsh", "vmrun", "prlctl"):
+        executable(tmp_path / "bin", program)
+    (tmp_path / "dot-vagrant" / "machines" / "controlplane" / "libvirt").mkdir(parents=True)
+    (tmp_path / "dot-vagrant" / "machines" / "controlplane" / "libvirt" / "id").write_text("x")
+    seen = host({"provider": ""}, **linux(env={"PATH": str(tmp_path / "bin")}))
+    assert seen["provider"] is None and "error" not in seen, seen
+
+
+def test_vagrant_default_provider_counts_as_named(host) -> None:
+    seen = host({"provider": ""}, {"VAGRANT_DEFAULT_PROVIDER": "parallels"}, **linux())
+    assert seen["provider"] == "parallels", seen
+
+
+MAC = {
+    "os": "macos",
+    "ruby_cpu": "arm64",
+    "cpus": 8,
+    "memory_mib": 16384,
+    "vagrant_version": "2.4.9",
+    "outputs": {"sysctl -n hw.optional.arm64": "1"},
+}
+ADDRESSES = {
+    "VMware Fusion on a Mac: DHCP": (MAC, "vmware_desktop", "", False),
+    "Parallels on a Mac: static": (MAC, "parallels", "", True),
+    "Parallels on a Mac, dhcp asked": (MAC, "parallels", "dhcp", False),
+    "VMware Workstation on Linux: static": (linux(), "vmware_desktop", "", True),
+    "VMware Workstation on Linux, dhcp asked": (linux(), "vmware_desktop", "dhcp", False),
+    "VirtualBox on Linux: static": (linux(), "virtualbox", "", True),
+    "libvirt, static asked": (linux(), "libvirt", "static", True),
+}
+
+
+@pytest.mark.parametrize(("facts", "provider", "asked", "static"), ADDRESSES.values(), ids=ADDRESSES.keys())
+def test_node_addresses_follow_what_the_provider_can_do(host, facts, provider: str, asked: str, static: bool) -> None:
+    seen = host({"provider": "", "node_addresses": asked}, chosen_provider=provider, **facts)
+    assert seen["static_addresses"] is static, seen
+    assert ("node_ip" in seen["host_vars"]) is static
+
+
+REFUSED_ADDRESSES = {
+    "static addresses on VMware Fusion": (MAC, "vmware_desktop", "static", "VMware Fusion on macOS cannot create"),
+    "dhcp on VirtualBox": (linux(), "virtualbox", "dhcp", "node_addresses 'dhcp' needs a provider whose network"),
+    "dhcp on libvirt": (linux(), "libvirt", "dhcp", "node_addresses 'dhcp' needs a provider whose network"),
+    "an unknown mode": (linux(), "virtualbox", "bridged", "node_addresses 'bridged' is not supported"),
+}
+
+
+@pytest.mark.parametrize(
+    ("facts", "provider", "asked", "message"), REFUSED_ADDRESSES.values(), ids=REFUSED_ADDRESSES.keys()
+)
+def test_node_addresses_a_provider_cannot_give_are_refused(
+    host, facts, provider: str, asked: str, message: str
+) -> None:
+    seen = host({"provider": "", "node_addresses": asked}, chosen_provider=provider, **facts)
+    assert seen["error"].startswith(f"cks-lab: {message}"), seen
+
+
+def test_a_named_provider_is_checked_before_vagrant_starts(host) -> None:
+    seen = host({"provider": "vmware_desktop", "node_addresses": "static"}, **MAC)
+    assert seen["error"].startswith("cks-lab: VMware Fusion on macOS cannot create private networks"), seen
+
+
+VIRTUALBOX_VAGRANT = {
+    "7.0 with 2.3.1": ("7.0.20r163906", "2.3.1", "cks-lab: VirtualBox 7.0.20 needs Vagrant 2.3.2 or newer"),
+    "7.0 with 2.3.4": ("7.0.20r163906", "2.3.4", None),
+    "7.1 with 2.4.1": ("7.1.4r165100", "2.4.1", "cks-lab: VirtualBox 7.1.4 needs Vagrant 2.4.2 or newer"),
+    "7.1 with 2.4.2": ("7.1.4r165100", "2.4.2", None),
+    "7.2 with 2.4.8": ("7.2.0r170228", "2.4.8", "cks-lab: VirtualBox 7.2.0 needs Vagrant 2.4.9 or newer"),
+    "7.2 with 2.4.9": ("7.2.0r170228", "2.4.9", None),
+    "VirtualBox missing": ("", "2.3.4", None),
+}
+
+
+@pytest.mark.parametrize(("virtualbox", "vagrant", "error"), VIRTUALBOX_VAGRANT.values(), ids=VIRTUALBOX_VAGRANT.keys())
+def test_virtualbox_needs_the_vagrant_that_supports_it(host, virtualbox: str, vagrant: str, error: str | None) -> None:
+    facts = linux(vagrant_version=vagrant, outputs={"VBoxManage --version": virtualbox})
+    seen = host({"provider": ""}, chosen_provider="virtualbox", **facts)
+    assert seen.get("error", "").startswith(error) if error else "error" not in seen, seen
+
+
+def test_windows_finds_vboxmanage_where_its_installer_says(host) -> None:
+    """The installer's directory ends in a backslash (C:\\Program Files\\Oracle\\VirtualBox\\)."""
+    install_dir = "C:\\Program Files\\Oracle\\VirtualBox"
+    facts = windows({"PROCESSOR_ARCHITECTURE": "AMD64", "VBOX_MSI_INSTALL_PATH": install_dir + "\\"})
+    facts["outputs"] |= {f"{install_dir}/VBoxManage.exe --version": "7.2.2r170484"}
+    facts["vagrant_version"] = "2.4.3"
+    seen = host(chosen_provider="virtualbox", **facts)
+    assert seen["error"].startswith("cks-lab: VirtualBox 7.2.2 needs Vagrant 2.4.9 or newer"), seen
+
+
+@pytest.mark.parametrize("provider", ["virtualbox", "libvirt", "vmware_desktop", "parallels"])
+def test_arm64_hosts_get_the_arm64_build(host, provider: str) -> None:
+    seen = host({"provider": ""}, chosen_provider=provider, **MAC)
+    assert seen["box_version"] == SETTINGS_FILE["box_versions"][provider]["arm64"], seen
+
+
+# --- the Ansible a VM provisions with: the Vagrantfile as Vagrant loads it, its virtualenv built here -------------
+
+
+def controlplane_vm(machine_config, **settings: str) -> dict:
+    """controlplane as Vagrant configures it on VirtualBox (the other settings the defaults unless told)."""
+    return machine_config("virtualbox", **({"provider": "virtualbox"} | settings))["machines"]["controlplane"]
 
 
 def provisioners(vm: dict) -> dict[str, dict]:
@@ -349,36 +528,42 @@ def provisioners(vm: dict) -> dict[str, dict]:
 
 def checkout_path(vm: dict, guest_path: str) -> Path:
     """Where a file the VM sees through a synced folder lies in this checkout."""
-    for guest, host in vm["synced_folders"].items():
+    for guest, folder in vm["synced_folders"].items():
         if guest_path.startswith(f"{guest}/"):
-            return (REPO / host / guest_path.removeprefix(f"{guest}/")).resolve()
+            return (REPO / folder["hostpath"] / guest_path.removeprefix(f"{guest}/")).resolve()
     pytest.fail(f"{guest_path} lies in no synced folder of {vm['synced_folders']}")
 
 
-def test_ansible_local_runs_the_pinned_ansible_the_provisioner_before_it_installs(controlplane_vm) -> None:
+def test_ansible_local_runs_the_pinned_ansible_the_provisioner_before_it_installs(machine_config) -> None:
     """Not Ubuntu's PPA's newest Ansible: the playbook command lies in the virtualenv built from constraints.txt."""
-    vm = controlplane_vm()
-    assert [p["name"] for p in vm["provisioners"]] == ["ansible-virtualenv", "cluster"]
+    vm = controlplane_vm(machine_config)
+    names = [p["name"] for p in vm["provisioners"]]
+    assert names.index("ansible-virtualenv") < names.index("cluster") < names.index("peers"), names
     virtualenv, cluster = provisioners(vm)["ansible-virtualenv"], provisioners(vm)["cluster"]
     venv, constraints = virtualenv["config"]["args"]
     assert (virtualenv["type"], cluster["type"]) == ("shell", "ansible_local")
-    assert cluster["config"]["install"] is False
-    assert cluster["config"]["playbook_command"] == f"{venv}/bin/ansible-playbook"
+    for playbook in (cluster, provisioners(vm)["peers"]):
+        assert playbook["config"]["install"] is False
+        assert playbook["config"]["playbook_command"] == f"{venv}/bin/ansible-playbook"
     assert checkout_path(vm, constraints) == CONSTRAINTS
 
 
-def test_the_ansible_provisioner_runs_the_hosts_ansible(controlplane_vm) -> None:
+def test_the_ansible_provisioner_runs_the_hosts_ansible(machine_config) -> None:
     """The host's ansible-playbook provisions (pinned when it is make install's); no virtualenv is built in the VM."""
-    vm = controlplane_vm(provisioner="ansible")
-    assert [(p["name"], p["type"]) for p in vm["provisioners"]] == [("cluster", "ansible")]
+    vm = controlplane_vm(machine_config, provisioner="ansible")
+    assert [(p["name"], p["type"]) for p in vm["provisioners"]] == [
+        ("quiet-apt", "shell"),
+        ("cluster", "ansible"),
+        ("peers", "ansible"),
+    ]
     assert provisioners(vm)["cluster"]["config"]["playbook_command"] == "ansible-playbook"
 
 
 @pytest.mark.slow
-def test_the_vms_ansible_virtualenv_holds_the_pinned_versions(controlplane_vm, tmp_path: Path) -> None:
+def test_the_vms_ansible_virtualenv_holds_the_pinned_versions(machine_config, tmp_path: Path) -> None:
     """The provisioner's script, run here as the VM runs it (twice, as `vagrant provision` does again), its virtualenv
     in a temporary place, from the pinned wheels without the index."""
-    vm = controlplane_vm()
+    vm = controlplane_vm(machine_config)
     virtualenv, cluster = provisioners(vm)["ansible-virtualenv"], provisioners(vm)["cluster"]
     guest_venv, constraints = virtualenv["config"]["args"]
     venv = tmp_path / "ansible"
@@ -413,10 +598,15 @@ def lab_role_variable(name: str) -> object:
     return json.loads(result.stdout.split("=>", 1)[1])[name]
 
 
-def test_the_lab_role_installs_lab_with_the_pins_the_vms_ansible_is_built_from(controlplane_vm) -> None:
+def test_the_lab_role_installs_lab_with_the_pins_the_vms_ansible_is_built_from(machine_config) -> None:
     """lab runs the scenario playbooks with the Ansible of its own virtualenv: the same pins as the provisioning."""
-    _, constraints = provisioners(controlplane_vm())["ansible-virtualenv"]["config"]["args"]
-    assert lab_role_variable("lab_constraints_file") == constraints
+    vm = controlplane_vm(machine_config)
+    _, constraints = provisioners(vm)["ansible-virtualenv"]["config"]["args"]
+    source = lab_role_variable("lab_source_dir")
+    assert lab_role_variable("lab_constraints_file") == f"{source}/constraints.txt"
+    # the source the role copies there is the checkout the VM's constraints.txt lies in
+    assert checkout_path(vm, constraints) == CONSTRAINTS
+    assert lab_role_variable("lab_copy_source") is True
     tasks = yaml.safe_load((LAB_ROLE / "tasks" / "main.yml").read_text())
     (install,) = [task for task in tasks if "ansible.builtin.pip" in task]
     assert install["ansible.builtin.pip"]["extra_args"] == "--constraint {{ lab_constraints_file }}"

@@ -4,6 +4,7 @@
 # versions from versions.yml and what this host offers. Every problem raises SettingsError while the Vagrantfile is
 # loaded, so Vagrant stops before it creates any VM, and the message says what to change.
 
+require "digest"
 require "etc"
 require "ipaddr"
 require "rbconfig"
@@ -14,9 +15,12 @@ module CksLab
   PROVISIONERS = %w[ansible_local ansible].freeze
   ARCHITECTURES = { "x86_64" => "amd64", "amd64" => "amd64", "x64" => "amd64",
                     "aarch64" => "arm64", "arm64" => "arm64" }.freeze
-  # The command that shows a provider's hypervisor is installed, used to pick a provider when none is named.
-  HYPERVISOR_COMMANDS = { "virtualbox" => "VBoxManage", "libvirt" => "virsh",
-                          "vmware_desktop" => "vmrun", "parallels" => "prlctl" }.freeze
+  # static: each VM gets <network_prefix>.<n> on a private network. dhcp: no private network; each VM keeps the
+  # address the provider's own network hands out, which Ansible reads (node_ip's default) and the nodes publish.
+  NODE_ADDRESSES = %w[static dhcp].freeze
+  # Providers whose default network gives every VM its own address that the host and the other VMs reach (VMware's
+  # NAT network, Parallels' Shared network); VirtualBox's NAT gives every VM the same 10.0.2.15.
+  DHCP_PROVIDERS = %w[vmware_desktop parallels].freeze
   ONE_WAY_SYNCED_FOLDERS = %w[rsync].freeze
   MAX_WORKERS = 9
   MIN_CPUS = { "controlplane" => 2, "worker" => 1 }.freeze
@@ -26,6 +30,8 @@ module CksLab
   MIN_KUBERNETES_MINOR = 31 # kubeadm v1beta4 configuration and KubeletConfiguration.failCgroupV1
   VIRTUALBOX_ALLOWED_RANGE = IPAddr.new("192.168.56.0/21")
   ARM64_MIN_VAGRANT = "2.4.0" # box_architecture, needed to pick the arm64 variant of a box
+  # The first Vagrant that drives each VirtualBox minor (Vagrant's CHANGELOG: 7.0 in 2.3.2, 7.1 in 2.4.2, 7.2 in 2.4.9).
+  VIRTUALBOX_MIN_VAGRANT = { "7.0" => "2.3.2", "7.1" => "2.4.2", "7.2" => "2.4.9" }.freeze
 
   BaseError = defined?(Vagrant::Errors::VagrantError) ? Vagrant::Errors::VagrantError : StandardError
 
@@ -43,10 +49,11 @@ module CksLab
 
   Node = Struct.new(:name, :ip, :cpus, :memory, :group, keyword_init: true)
 
-  # The validated settings: one reader per decision the Vagrantfile makes.
+  # The validated settings: one reader per decision the Vagrantfile makes. Decisions that depend on the provider take
+  # it as an argument: when the student names none, Vagrant picks it (its own order and usable check) and the
+  # Vagrantfile passes Vagrant's choice in from the provider blocks and the trigger before `up`.
   class Settings
-    attr_reader :provider, :provisioner, :arch, :kubernetes_version, :kubernetes_version_overridden, :nodes,
-                :synced_folder_options
+    attr_reader :provider, :provisioner, :arch, :kubernetes_version, :kubernetes_version_overridden, :nodes
 
     def initialize(root:, env: ENV, argv: ARGV, host: Host.new)
       @root = root
@@ -60,16 +67,55 @@ module CksLab
       @arch = resolve_arch
       resolve_kubernetes_version
       @nodes = build_nodes
-      @synced_folder_options = resolve_synced_folder
+      @node_addresses = choice("node_addresses", ["", *NODE_ADDRESSES])
+      check_synced_folder
       check_network
       check_host_resources
       check_vagrant_version
       check_provisioner
+      check_provider(@provider) if @provider
     end
 
-    def box
+    # The provider-dependent checks, for a provider named by the student or the one Vagrant chose.
+    def check_provider(provider)
+      check_node_addresses(provider)
+      check_virtualbox_network if provider == "virtualbox" && static_addresses?(provider)
+      check_virtualbox_version if provider == "virtualbox"
+    end
+
+    def box(provider)
       named = value("box").to_s
-      named.empty? ? @raw.fetch("boxes").fetch(@provider) : named
+      named.empty? ? @raw.fetch("boxes").fetch(provider) : named
+    end
+
+    # The tested build of the provider's default box for this architecture; nil (any version) for a box named in
+    # the settings unless box_version names one too.
+    def box_version(provider)
+      named = value("box_version").to_s
+      return named unless named.empty?
+
+      value("box").to_s.empty? ? @raw.fetch("box_versions").fetch(provider).fetch(@arch) : nil
+    end
+
+    def static_addresses?(provider)
+      return @node_addresses == "static" unless @node_addresses.empty?
+
+      !(provider == "vmware_desktop" && @host.os == :macos)
+    end
+
+    # VirtualBox and Parallels refuse two VMs of one name: the suffix tells this checkout's VMs from another's.
+    def vm_name(node)
+      "cks-lab-#{node.name}-#{Digest::SHA256.hexdigest(File.expand_path(@root))[0, 8]}"
+    end
+
+    # How the checkout is shared as /vagrant: the setting, else the provider's default (nfs for libvirt).
+    def synced_folder_options(provider)
+      type = value("synced_folder_type").to_s
+      type = "nfs" if type.empty? && provider == "libvirt"
+      return {} if type.empty?
+      return { type: "nfs", nfs_version: 4, nfs_udp: false } if type == "nfs"
+
+      { type: type }
     end
 
     def controlplane
@@ -80,8 +126,9 @@ module CksLab
       { "control_plane" => [controlplane.name], "workers" => @nodes.drop(1).map(&:name) }
     end
 
-    def ansible_host_vars(node)
-      { "node_name" => node.name, "node_ip" => node.ip }
+    # With DHCP addresses node_ip is left to its default in group_vars (the VM's default IPv4 address).
+    def ansible_host_vars(node, provider)
+      static_addresses?(provider) ? { "node_name" => node.name, "node_ip" => node.ip } : { "node_name" => node.name }
     end
 
     # Only an override travels as an extra var; otherwise Ansible reads versions.yml itself.
@@ -117,25 +164,21 @@ module CksLab
       raise SettingsError, "#{key} '#{raw}' is not a whole number (#{origin(key)})"
     end
 
-    def resolve_synced_folder
+    def check_synced_folder
       type = value("synced_folder_type").to_s
-      if ONE_WAY_SYNCED_FOLDERS.include?(type)
-        raise SettingsError, "synced_folder_type '#{type}' only copies to the VMs, but the control plane hands the " \
-                             "join command and admin.conf back through /vagrant; use nfs, virtiofs, 9p, smb or the " \
-                             "provider's default (#{origin('synced_folder_type')})"
-      end
-      type = "nfs" if type.empty? && @provider == "libvirt"
-      return {} if type.empty?
-      return { type: "nfs", nfs_version: 4, nfs_udp: false } if type == "nfs"
+      return unless ONE_WAY_SYNCED_FOLDERS.include?(type)
 
-      { type: type }
+      raise SettingsError, "synced_folder_type '#{type}' only copies to the VMs, but the control plane hands the " \
+                           "join command and admin.conf back through /vagrant; use nfs, virtiofs, 9p, smb or the " \
+                           "provider's default (#{origin('synced_folder_type')})"
     end
 
+    # The provider the student named, or nil: then Vagrant chooses (a machine keeps the provider it was created
+    # with; a new one gets the first usable provider of the Vagrantfile's provider blocks).
     def resolve_provider
       named = provider_from_argv || @env["VAGRANT_DEFAULT_PROVIDER"].to_s
       named = value("provider").to_s if named.empty?
-      named = existing_machine_provider.to_s if named.empty?
-      named = PROVIDERS.find { |p| @host.command?(HYPERVISOR_COMMANDS[p]) } || "virtualbox" if named.empty?
+      return nil if named.empty?
       return named if PROVIDERS.include?(named)
 
       raise SettingsError, "provider '#{named}' is not supported; use one of #{PROVIDERS.join(', ')} " \
@@ -148,12 +191,6 @@ module CksLab
         return @argv[index + 1] if arg == "--provider"
       end
       nil
-    end
-
-    def existing_machine_provider
-      dotfile = @env["VAGRANT_DOTFILE_PATH"] || File.join(@root, ".vagrant")
-      id_file = Dir.glob(File.join(dotfile, "machines", "*", "*", "id")).first
-      id_file && File.basename(File.dirname(id_file))
     end
 
     # The README's prerequisites: no hypervisor with a Vagrant provider runs the lab's VMs on Windows on Arm.
@@ -223,7 +260,23 @@ module CksLab
         raise SettingsError, "#{clash.name}'s address #{clash.ip} lies inside the cluster's #{name} #{cidr}; " \
                              "choose another network_prefix (#{origin('network_prefix')})"
       end
-      return unless @provider == "virtualbox" && !@host.virtualbox_networks_configured?
+    end
+
+    def check_node_addresses(provider)
+      if !static_addresses?(provider) && !DHCP_PROVIDERS.include?(provider)
+        raise SettingsError, "node_addresses 'dhcp' needs a provider whose network gives every VM its own address " \
+                             "(#{DHCP_PROVIDERS.join(', ')}), not #{provider}; use static " \
+                             "(#{origin('node_addresses')})"
+      end
+      return unless static_addresses?(provider) && provider == "vmware_desktop" && @host.os == :macos
+
+      raise SettingsError, "VMware Fusion on macOS cannot create private networks with custom addresses (Vagrant's " \
+                           "VMware known issues); use node_addresses dhcp or leave it empty " \
+                           "(#{origin('node_addresses')})"
+    end
+
+    def check_virtualbox_network
+      return if @host.virtualbox_networks_configured?
 
       outside = @nodes.find { |n| !VIRTUALBOX_ALLOWED_RANGE.include?(n.ip) }
       return unless outside
@@ -257,6 +310,16 @@ module CksLab
       return unless @arch == "arm64" && Gem::Version.new(@host.vagrant_version) < Gem::Version.new(ARM64_MIN_VAGRANT)
 
       raise SettingsError, "arm64 boxes need Vagrant #{ARM64_MIN_VAGRANT} or newer (this is " \
+                           "#{@host.vagrant_version}); install Vagrant from https://developer.hashicorp.com/vagrant/install"
+    end
+
+    def check_virtualbox_version
+      virtualbox = @host.virtualbox_version.to_s[/\A\d+\.\d+(\.\d+)?/]
+      minor = virtualbox && virtualbox[/\A\d+\.\d+/]
+      needed = VIRTUALBOX_MIN_VAGRANT[minor]
+      return if needed.nil? || Gem::Version.new(@host.vagrant_version) >= Gem::Version.new(needed)
+
+      raise SettingsError, "VirtualBox #{virtualbox} needs Vagrant #{needed} or newer (this is " \
                            "#{@host.vagrant_version}); install Vagrant from https://developer.hashicorp.com/vagrant/install"
     end
 
@@ -329,6 +392,14 @@ module CksLab
 
     def vagrant_version
       defined?(Vagrant::VERSION) ? Vagrant::VERSION : "0"
+    end
+
+    # VBoxManage's version (e.g. 7.1.4r165100), nil when VirtualBox is missing. On Windows it is not on the PATH:
+    # its installer records its directory in VBOX_MSI_INSTALL_PATH, where Vagrant looks too.
+    def virtualbox_version
+      install_dir = @env["VBOX_MSI_INSTALL_PATH"].to_s.chomp("\\")
+      command = os == :windows && !install_dir.empty? ? File.join(install_dir, "VBoxManage.exe") : "VBoxManage"
+      capture(command, "--version")
     end
 
     private
