@@ -118,6 +118,10 @@ BAD_INPUT = {
     "old Kubernetes": ({"kubernetes_version": "1.29.3"}, "kubernetes_version '1.29.3' is not a release"),
     "unknown provisioner": ({"provisioner": "chef"}, "provisioner 'chef' is not supported"),
     "one-way synced folder": ({"synced_folder_type": "rsync"}, "synced_folder_type 'rsync' only copies to the VMs"),
+    "DHCP addresses on VirtualBox": (
+        {"provider": "virtualbox", "node_addresses": "dhcp"},
+        "node_addresses 'dhcp' needs a provider whose network gives every VM its own address",
+    ),
 }
 
 
@@ -488,6 +492,11 @@ VIRTUALBOX_VAGRANT = {
     "7.2 with 2.4.8": ("7.2.0r170228", "2.4.8", "cks-lab: VirtualBox 7.2.0 needs Vagrant 2.4.9 or newer"),
     "7.2 with 2.4.9": ("7.2.0r170228", "2.4.9", None),
     "VirtualBox missing": ("", "2.3.4", None),
+    "after VBoxManage's warnings": (
+        "WARNING: The vboxdrv kernel module is not loaded.\n7.2.4r170995",
+        "2.4.8",
+        "cks-lab: VirtualBox 7.2.4 needs Vagrant 2.4.9 or newer",
+    ),
 }
 
 

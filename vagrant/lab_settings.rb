@@ -2,7 +2,8 @@
 
 # The cluster settings for the Vagrantfile: vagrant/settings.yml, CKS_LAB_* environment overrides, the pinned
 # versions from versions.yml and what this host offers. Every problem raises SettingsError while the Vagrantfile is
-# loaded, so Vagrant stops before it creates any VM, and the message says what to change.
+# loaded (or, for a provider Vagrant chose itself, in the trigger before `up`), so Vagrant stops before it creates any
+# VM, and the message says what to change.
 
 require "digest"
 require "etc"
@@ -314,7 +315,8 @@ module CksLab
     end
 
     def check_virtualbox_version
-      virtualbox = @host.virtualbox_version.to_s[/\A\d+\.\d+(\.\d+)?/]
+      # The version is the last line: a missing kernel module makes VBoxManage print warnings first.
+      virtualbox = @host.virtualbox_version.to_s[/^\d+\.\d+(\.\d+)?/]
       minor = virtualbox && virtualbox[/\A\d+\.\d+/]
       needed = VIRTUALBOX_MIN_VAGRANT[minor]
       return if needed.nil? || Gem::Version.new(@host.vagrant_version) >= Gem::Version.new(needed)
