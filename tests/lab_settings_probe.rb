@@ -8,8 +8,8 @@
 # (program argv joined by spaces => its output; other programs count as missing), "settings" (the environment the
 # settings are read from: CKS_LAB_*, VAGRANT_DOTFILE_PATH, VAGRANT_DEFAULT_PROVIDER), "chosen_provider" (the provider
 # Vagrant chose, as the Vagrantfile's provider blocks and trigger pass it in).
-# Answer: "os", "cpu", "memory_mib", "ansible_playbook" (found on PATH), and either "arch" and "provider" (the named
-# one or null) or "error". With "chosen_provider" also "static_addresses", "host_vars" (the control plane's), "box",
+# Answer: "os", "cpu", "memory_mib", "ansible_playbook" (found on PATH), and either "arch", "provider" (the named
+# one or null) and "extra_vars" (what every playbook run gets) or "error". With "chosen_provider" also "static_addresses", "host_vars" (the control plane's), "box",
 # "box_version" and "vm_name" (the control plane's), or "error" when the checks for that provider refuse it.
 
 require "json"
@@ -37,6 +37,7 @@ begin
                                   host: host)
   answer["arch"] = settings.arch
   answer["provider"] = settings.provider
+  answer["extra_vars"] = settings.ansible_extra_vars
   chosen = request["chosen_provider"]
   if chosen
     settings.check_provider(chosen)

@@ -323,6 +323,27 @@ def test_ansible_local_needs_no_ansible_on_the_host(host) -> None:
     assert seen["arch"] == "amd64" and "error" not in seen
 
 
+def test_the_hosts_proxy_reaches_every_playbook_run(host) -> None:
+    """HTTP(S)_PROXY and NO_PROXY of the host, either spelling, become the extra vars playbooks/group_vars/all.yml
+    names (http_proxy, https_proxy, no_proxy); an empty one is no proxy."""
+    proxy = {
+        "HTTPS_PROXY": "http://10.0.2.2:3128",
+        "http_proxy": "http://10.0.2.2:3128",
+        "NO_PROXY": ".corp",
+        "no_proxy": "",
+    }
+    seen = host(vagrant_env=proxy, **linux())
+    assert seen["extra_vars"] == {
+        "http_proxy": "http://10.0.2.2:3128",
+        "https_proxy": "http://10.0.2.2:3128",
+        "no_proxy": ".corp",
+    }, seen
+
+
+def test_without_a_proxy_playbooks_get_no_proxy_variables(host) -> None:
+    assert host(**linux())["extra_vars"] == {}
+
+
 # --- what Vagrant configures per provider: the provider blocks' overrides, read through Vagrant's own API ----------
 
 MACHINE_CONFIG = REPO / "tests" / "vagrant_machine_config.rb"

@@ -56,6 +56,8 @@ module CksLab
   class Settings
     attr_reader :provider, :provisioner, :arch, :kubernetes_version, :kubernetes_version_overridden, :nodes
 
+    PROXY_VARIABLES = %w[http_proxy https_proxy no_proxy].freeze
+
     def initialize(root:, env: ENV, argv: ARGV, host: Host.new)
       @root = root
       @env = env
@@ -133,8 +135,16 @@ module CksLab
     end
 
     # Only an override travels as an extra var; otherwise Ansible reads versions.yml itself.
+    # What every playbook run gets on top of the inventory: a Kubernetes version asked for, and the host's proxy.
     def ansible_extra_vars
-      kubernetes_version_overridden ? { "kubernetes_version" => kubernetes_version } : {}
+      version = kubernetes_version_overridden ? { "kubernetes_version" => kubernetes_version } : {}
+      version.merge(proxy_variables)
+    end
+
+    # The host's proxy as playbooks/group_vars/all.yml names it (http_proxy, https_proxy, no_proxy), upper or lower
+    # case as the host spells it; pip and apt read these names from the environment too.
+    def proxy_variables
+      PROXY_VARIABLES.to_h { |name| [name, @env[name.upcase] || @env[name]] }.reject { |_, v| v.nil? || v.empty? }
     end
 
     private
