@@ -239,8 +239,11 @@ TESTBED_VALUES = {
 }
 
 
+@pytest.mark.testbed
 @pytest.mark.parametrize("trim_blocks", [True, False], ids=["trim_blocks", "jinja2-defaults"])
-def test_testbed_renders_the_same_template_with_plain_jinja2(tmp_path: Path, trim_blocks: bool) -> None:
+def test_testbed_renders_the_same_template_with_plain_jinja2(testbed, tmp_path: Path, trim_blocks: bool) -> None:
+    """kubeadm validates the testbed's configuration where it applies: with the testbed's addresses on this machine
+    (without them it cannot choose an address on lo)."""
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=trim_blocks)
     config = tmp_path / "kubeadm-config.yaml"
     config.write_text(environment.from_string(KUBEADM_TEMPLATE.read_text()).render(**TESTBED_VALUES))
