@@ -91,7 +91,8 @@ def _api_message(error: Any) -> str:
 
 @dataclass
 class Kube:
-    """Typed API clients for one cluster: `kube.core`, `kube.apps`, `kube.rbac`, `kube.networking`, ..."""
+    """Typed API clients for one cluster: `kube.core`, `kube.apps`, `kube.rbac`, `kube.networking`,
+    `kube.authorization`, ..."""
 
     kubeconfig: Path
     _clients: dict = field(default_factory=dict, repr=False)
@@ -148,6 +149,10 @@ class Kube:
     @property
     def batch(self) -> client.BatchV1Api:
         return self._api("BatchV1Api")
+
+    @property
+    def authorization(self) -> client.AuthorizationV1Api:
+        return self._api("AuthorizationV1Api")
 
     def ping(self, timeout: float = 5) -> str:
         """The cluster's version; raises CannotGrade saying what was tried when it does not answer."""

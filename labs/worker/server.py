@@ -27,6 +27,7 @@ LIBRARIES = (
     "kubernetes.client.api.rbac_authorization_v1_api",
     "kubernetes.client.api.networking_v1_api",
     "kubernetes.client.api.batch_v1_api",
+    "kubernetes.client.api.authorization_v1_api",
     "kubernetes.client.api.version_api",
     "kubernetes.config",
     "kubernetes.stream",
