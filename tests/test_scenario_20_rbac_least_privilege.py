@@ -57,7 +57,8 @@ def _role_rules(lab: Attempt, role: str, rules: list[dict]) -> Iterator[None]:
     try:
         yield
     finally:
-        lab.kube.rbac.replace_namespaced_role(role, namespace, original)
+        kept = lab.kube.api_client.sanitize_for_serialization(original.rules)
+        lab.kube.rbac.patch_namespaced_role(role, namespace, {"rules": kept})
 
 
 @contextmanager
