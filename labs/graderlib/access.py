@@ -41,9 +41,6 @@ class Decision:
     allowed: bool
     reason: str
 
-    def describe(self) -> str:
-        return f"{self.request.describe()} ({self.reason})" if self.reason else self.request.describe()
-
 
 def service_account_user(namespace: str, account: str) -> tuple[str, list[str]]:
     """The user name and groups the API server gives a ServiceAccount's tokens."""
@@ -88,8 +85,14 @@ def reviews(kube: Kube, namespace: str, account: str, requests: Iterable[Request
 
 
 def allowed(decisions: Iterable[Decision]) -> list[str]:
-    """The allowed requests of `decisions`, described with the reason that allows them."""
-    return [decision.describe() for decision in decisions if decision.allowed]
+    """The allowed requests of `decisions`, grouped by what allows them: `allowed by RoleBinding "x/team" of Role
+    "x" to ServiceAccount "a/team": get pods in team, list pods in team`."""
+    by_reason: dict[str, list[str]] = {}
+    for decision in decisions:
+        if decision.allowed:
+            reason = decision.reason.removeprefix("RBAC: ") or "allowed"
+            by_reason.setdefault(reason, []).append(decision.request.describe())
+    return [f"{reason}: {', '.join(requests)}" for reason, requests in by_reason.items()]
 
 
 def denied(decisions: Iterable[Decision]) -> list[str]:
