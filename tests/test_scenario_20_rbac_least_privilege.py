@@ -1,6 +1,7 @@
 """Scenario 20 on the testbed: setup fails the grader, the reference solution passes it, and near-misses fail on
 the criteria they miss: `resourceNames` left out, a ClusterRoleBinding where a RoleBinding belongs, `list` on pods
-forgotten, the ConfigMap's Role never bound, and the old ClusterRoleBinding left in place.
+forgotten, the ConfigMap's Role never bound, and the old ClusterRoleBinding left in place; another correct answer
+(one RoleBinding to a ClusterRole) passes too.
 
 Seed 20261207 draws namespace ledger-husky, ServiceAccount reporter-plover, Deployment report-tundra, ConfigMap
 settings-dingo (db-newt and flags-kelp not to be read), and ClusterRoleBinding legacy-mint to ClusterRole edit;
@@ -100,6 +101,31 @@ def test_the_reference_solution_passes(lab):
 def test_the_recording_grades_like_the_solved_cluster(lab, shared_dir):
     # make it with: CKS_LAB_RECORD=1 pytest tests/test_scenario_20_rbac_least_privilege.py -k "solution or recording"
     recorded_verdicts_match(lab, shared_dir)
+
+
+def test_another_correct_answer_passes_too_one_role_binding_to_a_cluster_role(lab):
+    params, name = lab.params, f"{lab.params['account']}-least"
+    rules = [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "get"]},
+        {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": [params["config"]], "verbs": ["get"]},
+    ]
+    binding = {
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": name},
+        "subjects": _subjects(params),
+    }
+    lab.kube.rbac.create_cluster_role({"metadata": {"name": name, "labels": LABEL}, "rules": rules})
+    try:
+        with (
+            _without_role_binding(lab, params["account"]),
+            _without_role_binding(lab, f"{params['account']}-config"),
+        ):
+            lab.kube.rbac.create_namespaced_role_binding(params["namespace"], binding)
+            report = lab.grade()
+            lab.kube.rbac.delete_namespaced_role_binding(name, params["namespace"])
+    finally:
+        lab.kube.rbac.delete_cluster_role(name)
+    assert failed(report) == set()
 
 
 def test_leaving_out_resource_names_makes_every_configmap_readable(lab):
