@@ -2,15 +2,16 @@
 
 Every criterion is judged on what the account may do, never on how the Roles and bindings are written: access
 reviews (SubjectAccessReview) for each request the task names and for its near neighbours, whose reason names the
-binding that allows a request; and real requests made with the token the workload's pod runs with. Any answer that
-grants exactly the task's permissions passes, in one Role or several, or through a RoleBinding to a ClusterRole.
+binding that allows a request; and real requests made with the token the workload's pod runs with (read inside the
+pod: asking the TokenRequest API for a new token would be a write). Any answer that grants exactly the task's
+permissions passes, in one Role or several, or through a RoleBinding to a ClusterRole.
 """
 
 from functools import partial
 
 import pytest
 
-from labs.graderlib.access import TOKEN_PATH, Request, allowed, denied, reviews, status_of, token_client
+from labs.graderlib.access import TOKEN_PATH, Decision, Request, allowed, denied, reviews, status_of, token_client
 from labs.graderlib.probes import Probe
 from labs.k8s import Kube
 
@@ -30,7 +31,8 @@ def namespace(kube: Kube, params: dict) -> str:
     return name
 
 
-def _reviewed(kube: Kube, params: dict, namespace: str, requests: list[Request]):
+def _reviewed(kube: Kube, params: dict, namespace: str, requests: list[Request]) -> list[Decision]:
+    """The API server's decision on each request, for the task's ServiceAccount."""
     return reviews(kube, namespace, params["account"], requests)
 
 
