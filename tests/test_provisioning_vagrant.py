@@ -28,15 +28,26 @@ from python_pins import CONSTRAINTS, pinned_packages, wheelhouse
 REPO = Path(__file__).resolve().parents[1]
 
 
+def required_program(name: str) -> str:
+    """The path of a program CI installs from Debian; the test fails (never skips) without it."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is missing: install the Debian package listed in .ci/debian-packages.txt")
+    return path
+
+
+def vagrant_environment(dotfile: Path) -> dict[str, str]:
+    """This process's environment without any CKS_LAB_* or VAGRANT_* setting, Vagrant's state in `dotfile`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CKS_LAB_", "VAGRANT_"))}
+    return env | {"VAGRANT_DOTFILE_PATH": str(dotfile), "VAGRANT_CHECKPOINT_DISABLE": "1"}
+
+
 @pytest.fixture
 def vagrant(tmp_path: Path):
     """Run vagrant in the checkout with a private .vagrant directory and only the given CKS_LAB_* settings."""
-    executable = shutil.which("vagrant")
-    if executable is None:
-        pytest.fail("vagrant is missing: install the Debian package listed in .ci/debian-packages.txt")
+    executable = required_program("vagrant")
     dotfile = tmp_path / "dot-vagrant"
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("CKS_LAB_", "VAGRANT_"))}
-    base_env |= {"VAGRANT_DOTFILE_PATH": str(dotfile), "VAGRANT_CHECKPOINT_DISABLE": "1", "NO_COLOR": "1"}
+    base_env = vagrant_environment(dotfile) | {"NO_COLOR": "1"}
 
     def run(*args: str, **settings: str) -> subprocess.CompletedProcess[str]:
         env = base_env | {f"CKS_LAB_{key.upper()}": value for key, value in settings.items()}
@@ -173,9 +184,7 @@ GIB = 1024**3
 def host(tmp_path: Path):
     """What lab_settings.rb concludes on a host with the given facts (see tests/lab_settings_probe.rb); settings are
     the defaults with the VirtualBox provider unless told."""
-    ruby = shutil.which("ruby")
-    if ruby is None:
-        pytest.fail("ruby is missing: install the Debian package listed in .ci/debian-packages.txt")
+    ruby = required_program("ruby")
 
     def probe(
         settings: dict[str, str] | None = None, vagrant_env: dict[str, str] | None = None, **facts: object
@@ -354,11 +363,8 @@ HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}[platform.m
 @pytest.fixture
 def machine_config(tmp_path: Path):
     """Vagrant's configuration of every machine for a provider Vagrant chose (see tests/vagrant_machine_config.rb)."""
-    ruby = shutil.which("ruby")
-    if ruby is None:
-        pytest.fail("ruby is missing: install the Debian package listed in .ci/debian-packages.txt")
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("CKS_LAB_", "VAGRANT_"))}
-    base_env |= {"VAGRANT_DOTFILE_PATH": str(tmp_path / "dot-vagrant"), "VAGRANT_CHECKPOINT_DISABLE": "1"}
+    ruby = required_program("ruby")
+    base_env = vagrant_environment(tmp_path / "dot-vagrant")
     # the ansible provisioner wants ansible-playbook on the PATH: this virtualenv's
     base_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{base_env.get('PATH', '')}"
 
