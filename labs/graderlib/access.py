@@ -120,13 +120,11 @@ def status_of(kube: Kube, call: Callable[[], Any]) -> int:
     succeeds, the error's status otherwise; CannotGrade when the API server cannot be reached."""
     from kubernetes.client.exceptions import ApiException
 
-    try:
-        call()
-    except ApiException as error:
-        return error.status
-    except Exception as error:
-        translated = cannot_grade(error, kube.server)
-        if translated:
-            raise translated from None
-        raise
-    return 200
+    def answered() -> int:
+        try:
+            call()
+        except ApiException as error:
+            return error.status
+        return 200
+
+    return _api_call(kube, answered)
